@@ -1,0 +1,344 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"roomhub"
+	"roomhub/clock"
+)
+
+// conn is one member socket. Its only long-lived goroutine is the reader
+// (the HTTP handler's own); a writer goroutine exists only while frames are
+// queued, and pings run from a timer. That keeps an idle socket cheap.
+type conn struct {
+	n   *Node
+	ws  *websocket.Conn
+	key Key
+	uid uint32
+	ctx context.Context
+
+	mu      sync.Mutex
+	ready   bool    // the snapshot is queued; events flow
+	pending []Event // events that arrived before the snapshot
+	minSeq  uint64  // the snapshot's seq: older events are already in it
+	lastSeq uint64
+	queue   [][]byte
+	spare   [][]byte
+	writing bool
+	closing bool
+	code    websocket.StatusCode
+	reason  string
+	done    bool
+	ping    clock.Timer
+
+	// Signal token bucket; touched by the reader goroutine only.
+	tokens float64
+	refill time.Time
+}
+
+// Serve runs the socket of member uid of room k until it closes. The caller
+// has accepted the WebSocket and checked that the session owns the member.
+func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	ws.SetReadLimit(n.cfg.MaxFrameBytes)
+	c := &conn{n: n, ws: ws, key: k, uid: uid, ctx: ctx, tokens: float64(n.cfg.SignalBurst), refill: n.clock.Now()}
+
+	if err := n.bus.Attach(ctx, k, uid); err != nil {
+		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
+			ws.Close(CloseNotMember, "not a member of this room")
+		} else {
+			n.log.Error("attach failed", "room", k.String(), "uid", uid, "err", err)
+			ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+		}
+		return
+	}
+	defer func() {
+		if err := n.bus.Detach(context.WithoutCancel(ctx), k, uid, n.clock.Now()); err != nil {
+			n.log.Error("detach failed", "room", k.String(), "uid", uid, "err", err)
+		}
+	}()
+	if err := n.attach(ctx, c); err != nil {
+		switch err {
+		case errClosing:
+			ws.Close(websocket.StatusGoingAway, "server shutting down")
+		case errTooMany:
+			ws.Close(CloseTooMany, "too many connections for this member")
+		default:
+			ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+		}
+		return
+	}
+	defer n.detach(c)
+	snap, err := n.bus.Snapshot(ctx, k)
+	if err != nil {
+		n.log.Error("snapshot failed", "room", k.String(), "err", err)
+		ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+		return
+	}
+	c.start(snap)
+	c.read()
+	c.stop()
+}
+
+// start queues the snapshot, then the events that raced it and are newer.
+func (c *conn) start(s Snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ready, c.minSeq, c.lastSeq = true, s.Seq, s.Seq
+	c.push(SnapshotFrame(c.key.Room, s))
+	for _, ev := range c.pending {
+		if ev.Seq > c.minSeq {
+			c.lastSeq = ev.Seq
+			c.push(ev.Frame)
+		}
+	}
+	c.pending = nil
+	if !c.done {
+		c.ping = c.n.clock.AfterFunc(c.n.cfg.PingInterval, c.doPing)
+	}
+}
+
+func (c *conn) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done = true
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	c.queue, c.pending = nil, nil
+}
+
+// event queues a room event; called on the bus delivery path.
+func (c *conn) event(ev Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.done {
+		return
+	}
+	if !c.ready {
+		if len(c.pending) >= c.n.cfg.SendQueue {
+			c.slow()
+			return
+		}
+		c.pending = append(c.pending, ev)
+		return
+	}
+	if ev.Seq <= c.minSeq {
+		return
+	}
+	c.lastSeq = ev.Seq
+	c.push(ev.Frame)
+}
+
+// reply queues a frame that answers this socket alone (token, error). It
+// repeats the seq of the last room event the socket was sent.
+func (c *conn) reply(typ string, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.done {
+		return
+	}
+	c.push(Render(c.key.Room, c.lastSeq, typ, body))
+}
+
+// push queues a frame; c.mu held. A full queue means the peer is not
+// reading: it is cut off rather than allowed to hold the room back.
+func (c *conn) push(frame []byte) {
+	if len(c.queue) >= c.n.cfg.SendQueue {
+		c.slow()
+		return
+	}
+	c.queue = append(c.queue, frame)
+	c.kick()
+}
+
+// slow drops a socket that fell behind; c.mu held. Its writer may be
+// blocked on a full TCP buffer, so there is no closing handshake: the
+// connection is cut and the client reconnects for a fresh snapshot.
+func (c *conn) slow() {
+	c.n.Stats.SlowDrops.Add(1)
+	c.n.log.Warn("slow reader disconnected", "room", c.key.String(), "uid", c.uid, "queued", len(c.queue))
+	c.queue, c.pending = nil, nil
+	c.closing, c.done = true, true
+	go c.ws.CloseNow()
+}
+
+// closeAfterFlush closes the socket with code once queued frames are written.
+func (c *conn) closeAfterFlush(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.done {
+		return
+	}
+	c.closing, c.code, c.reason = true, code, reason
+	c.kick()
+}
+
+// kick starts the writer if it is not running; c.mu held.
+func (c *conn) kick() {
+	if !c.writing {
+		c.writing = true
+		go c.flush()
+	}
+}
+
+// flush writes queued frames in order until the queue is empty.
+func (c *conn) flush() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.writing = false
+			closing, code, reason := c.closing, c.code, c.reason
+			c.mu.Unlock()
+			if closing {
+				c.ws.Close(code, reason)
+			}
+			return
+		}
+		batch := c.queue
+		c.queue = c.spare[:0]
+		c.mu.Unlock()
+		for i, f := range batch {
+			ctx, cancel := context.WithTimeout(c.ctx, c.n.cfg.WriteTimeout)
+			err := c.ws.Write(ctx, websocket.MessageText, f)
+			cancel()
+			if err != nil {
+				c.ws.CloseNow()
+				c.mu.Lock()
+				c.writing, c.done, c.queue = false, true, nil
+				c.mu.Unlock()
+				return
+			}
+			batch[i] = nil
+		}
+		c.n.Stats.Delivered.Add(int64(len(batch)))
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.mu.Unlock()
+	}
+}
+
+// doPing pings the peer; one that does not answer within PingTimeout is
+// dropped.
+func (c *conn) doPing() {
+	ctx, cancel := context.WithTimeout(c.ctx, c.n.cfg.PingTimeout)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		c.ws.CloseNow()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.done {
+		c.ping = c.n.clock.AfterFunc(c.n.cfg.PingInterval, c.doPing)
+	}
+}
+
+// read handles client frames until the socket closes.
+func (c *conn) read() {
+	for {
+		typ, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText {
+			c.ws.Close(websocket.StatusUnsupportedData, "text frames only")
+			return
+		}
+		c.handle(data)
+	}
+}
+
+// clientFrame is a frame from the client.
+type clientFrame struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+func (c *conn) handle(data []byte) {
+	var in clientFrame
+	if err := json.Unmarshal(data, &in); err != nil {
+		c.fail("bad_frame", "Frames must be JSON objects with a type.")
+		return
+	}
+	switch in.Type {
+	case TypeSignal:
+		c.signal(in.Data)
+	case "renew_token":
+		c.renew()
+	default:
+		c.fail("unknown_type", "Unknown frame type; expected signal or renew_token.")
+	}
+}
+
+func (c *conn) signal(data json.RawMessage) {
+	if !c.allow() {
+		c.fail("rate_limited", "Too many signals: at most "+strconv.FormatFloat(c.n.cfg.SignalRate, 'f', -1, 64)+" per second.")
+		return
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		c.fail("bad_signal", "Signal data must be a JSON object.")
+		return
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		c.fail("bad_signal", "Signal data must be a JSON object.")
+		return
+	}
+	if buf.Len() > c.n.cfg.MaxSignalBytes {
+		c.fail("signal_too_large", "Signal data must be at most "+strconv.Itoa(c.n.cfg.MaxSignalBytes)+" bytes.")
+		return
+	}
+	if _, err := c.n.bus.Publish(c.ctx, c.key, SignalMessage(c.uid, buf.Bytes())); err != nil {
+		c.n.log.Error("signal publish failed", "room", c.key.String(), "err", err)
+		c.fail("unavailable", "The signal could not be sent; try again.")
+	}
+}
+
+// allow takes a token from the signal bucket.
+func (c *conn) allow() bool {
+	now := c.n.clock.Now()
+	c.tokens += now.Sub(c.refill).Seconds() * c.n.cfg.SignalRate
+	c.refill = now
+	if max := float64(c.n.cfg.SignalBurst); c.tokens > max {
+		c.tokens = max
+	}
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func (c *conn) renew() {
+	if _, err := c.n.bus.Get(c.ctx, c.key, c.uid); err != nil {
+		c.fail("not_member", "You are no longer a member of this room.")
+		c.closeAfterFlush(CloseNotMember, "not a member of this room")
+		return
+	}
+	tok, err := c.n.tokens.Mint(c.ctx, c.key.Org, c.key.Room, c.uid)
+	if err != nil {
+		c.n.log.Error("token renewal failed", "room", c.key.String(), "uid", c.uid, "err", err)
+		c.fail("token_unavailable", "A new video token could not be issued; try again.")
+		return
+	}
+	body, _ := json.Marshal(tok)
+	c.reply(TypeToken, body[1:len(body)-1])
+}
+
+func (c *conn) fail(code, msg string) {
+	b := []byte(`"code":`)
+	b = appendString(b, code)
+	b = append(b, `,"message":`...)
+	b = appendString(b, msg)
+	c.reply(TypeError, b)
+}

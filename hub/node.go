@@ -1,0 +1,359 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"roomhub"
+	"roomhub/clock"
+)
+
+// Config holds a node's limits and timings. Zero fields take the defaults
+// below; every one is named so it can be configured and tested.
+type Config struct {
+	NodeID            string
+	Grace             time.Duration // MEMBER_GRACE: how long a member without a socket stays
+	ReapInterval      time.Duration // how often expired members are looked for
+	PingInterval      time.Duration // server ping period
+	PingTimeout       time.Duration // a pong must arrive within this
+	WriteTimeout      time.Duration // one frame write; a slower peer is dropped
+	SendQueue         int           // frames queued per socket before it counts as a slow reader
+	MaxFrameBytes     int64         // largest client frame accepted
+	MaxSignalBytes    int           // largest signal data object
+	SignalRate        float64       // signals per second per socket
+	SignalBurst       int           // signals allowed at once
+	MaxConnsPerMember int           // sockets one member may hold on one node
+	Limits            Limits
+}
+
+// Defaults.
+const (
+	DefaultGrace             = 15 * time.Second
+	DefaultReapInterval      = time.Second
+	DefaultPingInterval      = 20 * time.Second
+	DefaultPingTimeout       = 10 * time.Second
+	DefaultWriteTimeout      = 5 * time.Second
+	DefaultSendQueue         = 256
+	DefaultMaxFrameBytes     = 8 << 10
+	DefaultMaxSignalBytes    = 4 << 10
+	DefaultSignalRate        = 10
+	DefaultSignalBurst       = 10
+	DefaultMaxConnsPerMember = 4
+	DefaultMaxMembers        = 200
+	DefaultMaxRooms          = 1000
+)
+
+func (c *Config) setDefaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&c.Grace, DefaultGrace)
+	set(&c.ReapInterval, DefaultReapInterval)
+	set(&c.PingInterval, DefaultPingInterval)
+	set(&c.PingTimeout, DefaultPingTimeout)
+	set(&c.WriteTimeout, DefaultWriteTimeout)
+	if c.SendQueue <= 0 {
+		c.SendQueue = DefaultSendQueue
+	}
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if c.MaxSignalBytes <= 0 {
+		c.MaxSignalBytes = DefaultMaxSignalBytes
+	}
+	if c.SignalRate <= 0 {
+		c.SignalRate = DefaultSignalRate
+	}
+	if c.SignalBurst <= 0 {
+		c.SignalBurst = DefaultSignalBurst
+	}
+	if c.MaxConnsPerMember <= 0 {
+		c.MaxConnsPerMember = DefaultMaxConnsPerMember
+	}
+	if c.Limits.MaxMembers <= 0 {
+		c.Limits.MaxMembers = DefaultMaxMembers
+	}
+	if c.Limits.MaxRooms <= 0 {
+		c.Limits.MaxRooms = DefaultMaxRooms
+	}
+}
+
+// Token is a renewed Agora token for the token frame.
+type Token struct {
+	Token     *string `json:"token"`
+	ExpiresAt *int64  `json:"expires_at"`
+}
+
+// Tokens mints Agora tokens for members.
+type Tokens interface {
+	Mint(ctx context.Context, org int64, room string, uid uint32) (Token, error)
+}
+
+// MemberStore is the durable record of members the node keeps in step with
+// presence.
+type MemberStore interface {
+	PutMember(ctx context.Context, m roomhub.Member) (created bool, err error)
+	DeleteMember(ctx context.Context, orgID int64, room string, uid uint32) (bool, error)
+}
+
+// Stats are a node's counters, read with atomic loads.
+type Stats struct {
+	Conns     atomic.Int64 // sockets open
+	Delivered atomic.Int64 // frames written to sockets
+	SlowDrops atomic.Int64 // sockets closed for not reading
+}
+
+// Node is one Roomhub process's share of the hub: it keeps members and their
+// sockets in step with the Bus and fans room events out to local sockets.
+type Node struct {
+	cfg    Config
+	bus    Bus
+	store  MemberStore
+	tokens Tokens
+	clock  clock.Clock
+	log    *slog.Logger
+	Stats  Stats
+
+	mu      sync.Mutex
+	rooms   map[Key]*localRoom
+	closing bool
+	reaper  clock.Timer
+	conns   sync.WaitGroup
+}
+
+// localRoom is a room with sockets on this node: one bus subscription fans
+// each event out to all of them.
+type localRoom struct {
+	cancel func()
+	conns  map[*conn]struct{}
+	list   atomic.Pointer[[]*conn] // copy-on-write view for lock-free fan-out
+}
+
+// NewNode wires a node. Start begins reaping; Shutdown ends it.
+func NewNode(cfg Config, bus Bus, store MemberStore, tokens Tokens, clk clock.Clock, log *slog.Logger) *Node {
+	cfg.setDefaults()
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Node{cfg: cfg, bus: bus, store: store, tokens: tokens, clock: clk, log: log, rooms: make(map[Key]*localRoom)}
+}
+
+// Config returns the node's effective configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+// Start runs the reaper every ReapInterval.
+func (n *Node) Start() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.reaper = n.clock.AfterFunc(n.cfg.ReapInterval, n.reap)
+}
+
+func (n *Node) reap() {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ReapInterval+5*time.Second)
+	defer cancel()
+	reaped, err := n.bus.Reap(ctx, n.clock.Now(), n.cfg.Grace)
+	if err != nil {
+		n.log.Error("reap failed", "err", err)
+	}
+	for _, r := range reaped {
+		if _, err := n.store.DeleteMember(ctx, r.Room.Org, r.Room.Room, r.UID); err != nil {
+			n.log.Error("reaped member not deleted from store", "room", r.Room.String(), "uid", r.UID, "err", err)
+		}
+		n.log.Info("member left", "event", "member_left", "org", r.Room.Org, "room", r.Room.Room, "uid", r.UID, "reason", r.Reason)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.closing {
+		n.reaper = n.clock.AfterFunc(n.cfg.ReapInterval, n.reap)
+	}
+}
+
+// Join makes m a member of its room: recorded in the store first, then in
+// presence, which announces it. If presence refuses (room full) or fails,
+// the store write is undone, so no half-joined member remains.
+func (n *Node) Join(ctx context.Context, m roomhub.Member) error {
+	created, err := n.store.PutMember(ctx, m)
+	if err != nil {
+		return err
+	}
+	k := Key{Org: m.OrgID, Room: m.Room}
+	_, _, err = n.bus.Join(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, n.cfg.Limits)
+	if err != nil {
+		if created {
+			if _, derr := n.store.DeleteMember(context.WithoutCancel(ctx), m.OrgID, m.Room, m.UID); derr != nil {
+				n.log.Error("undo of member create failed", "room", k.String(), "uid", m.UID, "err", derr)
+			}
+		}
+		if roomhub.ErrorCode(err) == roomhub.EINTERNAL {
+			return roomhub.Unavailable("the event bus", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Leave removes a member from presence (announcing it) and the store. It
+// reports whether the member was present in either.
+func (n *Node) Leave(ctx context.Context, k Key, uid uint32, reason string) (bool, error) {
+	_, left, err := n.bus.Leave(ctx, k, uid, reason)
+	if err != nil {
+		return false, roomhub.Unavailable("the event bus", err)
+	}
+	deleted, err := n.store.DeleteMember(ctx, k.Org, k.Room, uid)
+	if err != nil {
+		return left, err
+	}
+	return left || deleted, nil
+}
+
+// Member returns a present member.
+func (n *Node) Member(ctx context.Context, k Key, uid uint32) (Member, error) {
+	return n.bus.Get(ctx, k, uid)
+}
+
+// Snapshot returns a room's membership.
+func (n *Node) Snapshot(ctx context.Context, k Key) (Snapshot, error) {
+	return n.bus.Snapshot(ctx, k)
+}
+
+// Close codes sent to clients. 4001-4099 mean "do not reconnect".
+const (
+	CloseKicked     websocket.StatusCode = 4001
+	CloseRoomClosed websocket.StatusCode = 4002
+	CloseNotMember  websocket.StatusCode = 4003
+	CloseTooMany    websocket.StatusCode = 4004
+)
+
+var errClosing = errors.New("hub: node is shutting down")
+
+// attach registers c with its local room, subscribing the node to the room
+// on the bus if c is the room's first local socket.
+func (n *Node) attach(ctx context.Context, c *conn) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
+		return errClosing
+	}
+	lr := n.rooms[c.key]
+	if lr == nil {
+		lr = &localRoom{conns: make(map[*conn]struct{})}
+		cancel, err := n.bus.Subscribe(ctx, c.key, func(ev Event) { n.fanout(lr, ev) })
+		if err != nil {
+			return roomhub.Unavailable("the event bus", err)
+		}
+		lr.cancel = cancel
+		n.rooms[c.key] = lr
+	}
+	same := 0
+	for o := range lr.conns {
+		if o.uid == c.uid {
+			same++
+		}
+	}
+	if same >= n.cfg.MaxConnsPerMember {
+		return errTooMany
+	}
+	lr.conns[c] = struct{}{}
+	lr.publish()
+	n.conns.Add(1)
+	n.Stats.Conns.Add(1)
+	return nil
+}
+
+var errTooMany = errors.New("too many connections for this member")
+
+func (n *Node) detach(c *conn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	lr := n.rooms[c.key]
+	if lr == nil {
+		return
+	}
+	if _, ok := lr.conns[c]; !ok {
+		return
+	}
+	delete(lr.conns, c)
+	lr.publish()
+	if len(lr.conns) == 0 {
+		lr.cancel()
+		delete(n.rooms, c.key)
+	}
+	n.Stats.Conns.Add(-1)
+	n.conns.Done()
+}
+
+func (lr *localRoom) publish() {
+	list := make([]*conn, 0, len(lr.conns))
+	for c := range lr.conns {
+		list = append(list, c)
+	}
+	lr.list.Store(&list)
+}
+
+// fanout hands one event to every local socket of its room. It runs on the
+// bus's delivery path, so it only enqueues.
+func (n *Node) fanout(lr *localRoom, ev Event) {
+	list := lr.list.Load()
+	if list == nil {
+		return
+	}
+	for _, c := range *list {
+		c.event(ev)
+		if ev.Type == TypeLeave && ev.UID == c.uid {
+			c.closeAfterFlush(leaveCode(ev.Reason), "you left the room: "+ev.Reason)
+		}
+	}
+}
+
+func leaveCode(reason string) websocket.StatusCode {
+	switch reason {
+	case ReasonKicked:
+		return CloseKicked
+	case ReasonClosed:
+		return CloseRoomClosed
+	default:
+		return CloseNotMember
+	}
+}
+
+// Shutdown stops the reaper, closes every socket with "going away" and waits
+// for their handlers to return or ctx to end.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	n.closing = true
+	if n.reaper != nil {
+		n.reaper.Stop()
+	}
+	var all []*conn
+	for _, lr := range n.rooms {
+		for c := range lr.conns {
+			all = append(all, c)
+		}
+	}
+	n.mu.Unlock()
+	for _, c := range all {
+		c.closeAfterFlush(websocket.StatusGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { n.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range all {
+			c.ws.CloseNow()
+		}
+		return ctx.Err()
+	}
+}
