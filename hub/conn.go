@@ -257,6 +257,22 @@ func (c *conn) read() {
 	}
 }
 
+// Error frame codes.
+const (
+	ErrCodeBadFrame         = "bad_frame"
+	ErrCodeUnknownType      = "unknown_type"
+	ErrCodeBadSignal        = "bad_signal"
+	ErrCodeSignalTooLarge   = "signal_too_large"
+	ErrCodeRateLimited      = "rate_limited"
+	ErrCodeNotMember        = "not_member"
+	ErrCodeTokenUnavailable = "token_unavailable"
+	ErrCodeUnavailable      = "unavailable"
+)
+
+// ErrorCodes lists every error frame code, for the protocol document's test.
+var ErrorCodes = []string{ErrCodeBadFrame, ErrCodeUnknownType, ErrCodeBadSignal, ErrCodeSignalTooLarge,
+	ErrCodeRateLimited, ErrCodeNotMember, ErrCodeTokenUnavailable, ErrCodeUnavailable}
+
 // clientFrame is a frame from the client.
 type clientFrame struct {
 	Type string          `json:"type"`
@@ -266,7 +282,7 @@ type clientFrame struct {
 func (c *conn) handle(data []byte) {
 	var in clientFrame
 	if err := json.Unmarshal(data, &in); err != nil {
-		c.fail("bad_frame", "Frames must be JSON objects with a type.")
+		c.fail(ErrCodeBadFrame, "Frames must be JSON objects with a type.")
 		return
 	}
 	switch in.Type {
@@ -275,32 +291,32 @@ func (c *conn) handle(data []byte) {
 	case "renew_token":
 		c.renew()
 	default:
-		c.fail("unknown_type", "Unknown frame type; expected signal or renew_token.")
+		c.fail(ErrCodeUnknownType, "Unknown frame type; expected signal or renew_token.")
 	}
 }
 
 func (c *conn) signal(data json.RawMessage) {
 	if !c.allow() {
-		c.fail("rate_limited", "Too many signals: at most "+strconv.FormatFloat(c.n.cfg.SignalRate, 'f', -1, 64)+" per second.")
+		c.fail(ErrCodeRateLimited, "Too many signals: at most "+strconv.FormatFloat(c.n.cfg.SignalRate, 'f', -1, 64)+" per second.")
 		return
 	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
-		c.fail("bad_signal", "Signal data must be a JSON object.")
+		c.fail(ErrCodeBadSignal, "Signal data must be a JSON object.")
 		return
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, data); err != nil {
-		c.fail("bad_signal", "Signal data must be a JSON object.")
+		c.fail(ErrCodeBadSignal, "Signal data must be a JSON object.")
 		return
 	}
 	if buf.Len() > c.n.cfg.MaxSignalBytes {
-		c.fail("signal_too_large", "Signal data must be at most "+strconv.Itoa(c.n.cfg.MaxSignalBytes)+" bytes.")
+		c.fail(ErrCodeSignalTooLarge, "Signal data must be at most "+strconv.Itoa(c.n.cfg.MaxSignalBytes)+" bytes.")
 		return
 	}
 	if _, err := c.n.bus.Publish(c.ctx, c.key, SignalMessage(c.uid, buf.Bytes())); err != nil {
 		c.n.log.Error("signal publish failed", "room", c.key.String(), "err", err)
-		c.fail("unavailable", "The signal could not be sent; try again.")
+		c.fail(ErrCodeUnavailable, "The signal could not be sent; try again.")
 	}
 }
 
@@ -321,14 +337,14 @@ func (c *conn) allow() bool {
 
 func (c *conn) renew() {
 	if _, err := c.n.bus.Get(c.ctx, c.key, c.uid); err != nil {
-		c.fail("not_member", "You are no longer a member of this room.")
+		c.fail(ErrCodeNotMember, "You are no longer a member of this room.")
 		c.closeAfterFlush(CloseNotMember, "not a member of this room")
 		return
 	}
 	tok, err := c.n.tokens.Mint(c.ctx, c.key.Org, c.key.Room, c.uid)
 	if err != nil {
 		c.n.log.Error("token renewal failed", "room", c.key.String(), "uid", c.uid, "err", err)
-		c.fail("token_unavailable", "A new video token could not be issued; try again.")
+		c.fail(ErrCodeTokenUnavailable, "A new video token could not be issued; try again.")
 		return
 	}
 	body, _ := json.Marshal(tok)

@@ -1,0 +1,47 @@
+# Roomhub. `make run` serves the app on the embedded default (SQLite file,
+# in-process bus) at http://localhost:8080; `make test` installs what the
+# tests need and runs them all.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/roomhub
+PKGS  := ./...
+
+.PHONY: all build run test test-deps vet fuzz bench vendor-ui clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/roomhub
+
+# Development server: DEBUG on (plain-HTTP cookies, a throwaway secret if
+# SECRET_KEY is unset, localhost allowed). Production sets DEBUG=false and
+# the variables in .env.example.
+run: build
+	DEBUG=$${DEBUG:-true} ./$(BIN) serve
+
+test-deps:
+	./scripts/test-deps.sh
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+test: test-deps vet
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -race -timeout 10m ./hub/...
+
+# Each fuzz target for a while (FUZZTIME per target).
+FUZZTIME ?= 30s
+fuzz:
+	@for f in FuzzValidateRoom FuzzNormalizeName FuzzParseUID; do \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./agora/ ./hub/...
+
+vendor-ui:
+	./ui/vendor.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+const goodKey = "q8Jx3VbN0pLm7ZcR2tWy5KfH9sDg4AeU1oIi6QwE8rTy0uPl3kMn"
+
+func TestProductionRefusesInsecureSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		bad  string // the variable the error must name; "" means it loads
+	}{
+		{"good", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "meet.example.com"}, ""},
+		{"no secret", map[string]string{"ALLOWED_HOSTS": "meet.example.com"}, "SECRET_KEY"},
+		{"short secret", map[string]string{"SECRET_KEY": "abc123", "ALLOWED_HOSTS": "h"}, "SECRET_KEY"},
+		{"placeholder secret", map[string]string{"SECRET_KEY": "django-insecure-" + goodKey, "ALLOWED_HOSTS": "h"}, "SECRET_KEY"},
+		{"repetitive secret", map[string]string{"SECRET_KEY": strings.Repeat("ab", 30), "ALLOWED_HOSTS": "h"}, "SECRET_KEY"},
+		{"no hosts", map[string]string{"SECRET_KEY": goodKey}, "ALLOWED_HOSTS"},
+		{"wildcard host", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"},
+		{"half of agora", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_APP_ID": "x"}, "AGORA_APP_CERTIFICATE"},
+		{"bad bool", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "DEBUG": "maybe"}, "DEBUG"},
+		{"bad ttl", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_TOKEN_TTL": "30s"}, "AGORA_TOKEN_TTL"},
+		{"bad proxy", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{"bad cors", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "CORS_ALLOWED_ORIGINS": "app.example.com"}, "CORS_ALLOWED_ORIGINS"},
+		{"bad room limit", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "MAX_ROOM_MEMBERS": "0"}, "MAX_ROOM_MEMBERS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			if tc.bad == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			var probs Error
+			if !errors.As(err, &probs) || !strings.Contains(err.Error(), tc.bad) {
+				t.Fatalf("error %v does not name %s", err, tc.bad)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{"DEBUG": "true"}))
+	if err != nil {
+		t.Fatalf("DEBUG with nothing else must start: %v", err)
+	}
+	if c.Addr != ":8080" || c.DataDir != "./data" || c.AgoraTokenTTL != time.Hour || c.MemberGrace != 15*time.Second ||
+		c.MaxRoomMembers != 200 || c.HSTSSeconds != 0 || c.ShutdownTimeout != 10*time.Second {
+		t.Fatalf("defaults %+v", c)
+	}
+	if strings.Join(c.AllowedHosts, ",") != "localhost,127.0.0.1,[::1]" {
+		t.Fatalf("debug hosts %v", c.AllowedHosts)
+	}
+	c, _ = Load(env(map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "a.example, .b.example", "TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1", "MEMBER_GRACE": "30"}))
+	if c.HSTSSeconds != 31536000 || len(c.AllowedHosts) != 2 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.1/32" || c.MemberGrace != 30*time.Second {
+		t.Fatalf("parsed %+v", c)
+	}
+}
