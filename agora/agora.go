@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	rtctokenbuilder "github.com/AgoraIO-Community/go-tokenbuilder/rtctokenbuilder"
-
 	"roomhub"
 	"roomhub/hub"
 )
@@ -53,11 +51,12 @@ func (m *Minter) Mint(_ context.Context, org int64, room string, uid uint32) (hu
 		return hub.Token{}, nil
 	}
 	ttl := uint32(m.TTL / time.Second)
-	tok, err := rtctokenbuilder.BuildTokenWithUid(m.AppID, m.Certificate, m.Channel(org, room), uid, rtctokenbuilder.RolePublisher, ttl)
+	now := m.now()
+	tok, err := build(m.AppID, m.Certificate, uint32(now.Unix()), newSalt(), ttl, publisherService(m.Channel(org, room), uid, ttl))
 	if err != nil {
 		return hub.Token{}, &roomhub.Error{Code: roomhub.EINTERNAL, Message: "token minting failed", Err: err}
 	}
-	exp := m.now().Add(m.TTL).Unix()
+	exp := now.Add(m.TTL).Unix()
 	return hub.Token{Token: &tok, ExpiresAt: &exp}, nil
 }
 
