@@ -73,7 +73,7 @@ type env struct {
 	srv   *httptest.Server
 }
 
-func newEnv(t *testing.T, cfg hub.Config) *env {
+func newEnv(t testing.TB, cfg hub.Config) *env {
 	t.Helper()
 	e := &env{bus: memory.New(), store: &memStore{members: map[string]roomhub.Member{}}, clk: clock.NewFake(time.Unix(1_700_000_000, 0))}
 	if cfg.PingInterval == 0 {
@@ -107,11 +107,11 @@ func (e *env) join(t *testing.T, room string, uid uint32, name string) {
 }
 
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	ws *websocket.Conn
 }
 
-func (e *env) dial(t *testing.T, room string, uid uint32) *client {
+func (e *env) dial(t testing.TB, room string, uid uint32) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
