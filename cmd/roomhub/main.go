@@ -1,0 +1,236 @@
+// Command roomhub is the Roomhub server and its administration commands.
+//
+//	roomhub [serve]               serve HTTP (the default)
+//	roomhub secrets validate      check the configuration is fit for production
+//	roomhub secrets generate-key  print a new random secret key
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"roomhub"
+	"roomhub/agora"
+	"roomhub/clock"
+	"roomhub/config"
+	"roomhub/hub"
+	"roomhub/hub/memory"
+	"roomhub/logging"
+	"roomhub/server"
+	"roomhub/store/sqlstore"
+	"roomhub/ui"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  roomhub [serve]               serve HTTP (the default)
+  roomhub secrets validate      check the configuration is fit for production
+  roomhub secrets generate-key  print a new random secret key
+`
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch {
+	case cmd == "serve":
+		return serve(getenv, stdout, stderr)
+	case cmd == "secrets" && len(args) == 2 && args[1] == "validate":
+		return validate(getenv, stdout, stderr)
+	case cmd == "secrets" && len(args) == 2 && args[1] == "generate-key":
+		fmt.Fprintln(stdout, generateKey())
+		return 0
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+// generateKey returns 64 random bytes, URL-safe base64 (86 characters).
+func generateKey() string {
+	b := make([]byte, 64)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// validate checks the configuration as production would, whatever DEBUG
+// says, and prints every problem.
+func validate(getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(getenv)
+	var probs config.Error
+	errors.As(err, &probs)
+	if cfg.Debug {
+		probs = append(probs, config.Problem{Var: "DEBUG", Message: "is true; production must run with DEBUG=false"})
+		cfg.Debug = false
+		probs = append(probs, cfg.Check()...)
+	}
+	if !cfg.SecureSSLRedirect {
+		fmt.Fprintln(stdout, "note: SECURE_SSL_REDIRECT is off; turn it on unless a proxy redirects to HTTPS")
+	}
+	if cfg.AgoraAppID == "" {
+		fmt.Fprintln(stdout, "note: AGORA_APP_ID and AGORA_APP_CERTIFICATE are not set; video is disabled, presence works")
+	}
+	if len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintln(stderr, "missing or insecure:", p)
+		}
+		return 1
+	}
+	fmt.Fprintln(stdout, "All secrets configured correctly")
+	return 0
+}
+
+func serve(getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "roomhub: refusing to start:", err)
+		fmt.Fprintln(stderr, "run 'roomhub secrets validate' for details; see .env.example")
+		return 2
+	}
+	out := stdout
+	if cfg.LogFile != "" {
+		f, err := logging.OpenFile(cfg.LogFile, logging.MaxFileBytes, logging.MaxBackups)
+		if err != nil {
+			fmt.Fprintln(stderr, "roomhub: LOG_FILE:", err)
+			return 2
+		}
+		defer f.Close()
+		out = io.MultiWriter(stdout, f)
+	}
+	log := logging.New(out, logging.ParseLevel(getenv("LOG_LEVEL")))
+	if cfg.SecretKey == "" { // only reachable with DEBUG=true
+		cfg.SecretKey = generateKey()
+		log.Warn("DEBUG is on and SECRET_KEY is unset: using a throwaway key; sessions end when the server restarts")
+	}
+	if cfg.Debug {
+		log.Warn("DEBUG is on: cookies are not Secure and HSTS is off; never run production like this")
+	}
+	if err := serveWith(cfg, log); err != nil {
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serveWith(cfg config.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	st, err := sqlstore.OpenSQLite(ctx, cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	// In-process presence starts empty, so members a previous process left
+	// behind (after a crash) are gone too.
+	if n, err := st.DeleteAllMembers(ctx); err != nil {
+		return fmt.Errorf("clear stale members: %w", err)
+	} else if n > 0 {
+		log.Info("removed members left by a previous run", "count", n)
+	}
+	org, err := st.DefaultOrg(ctx)
+	if err != nil {
+		return fmt.Errorf("default organization: %w", err)
+	}
+	minter := &agora.Minter{AppID: cfg.AgoraAppID, Certificate: cfg.AgoraCertificate, TTL: cfg.AgoraTokenTTL, DefaultOrg: org.ID}
+	bus := memory.New()
+	node := hub.NewNode(hub.Config{
+		NodeID: nodeID(),
+		Grace:  cfg.MemberGrace,
+		Limits: hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
+	}, bus, st, minter, clock.Real{}, log)
+	node.Start()
+	pages, err := ui.New()
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Node: node, Minter: minter, UI: pages, Log: log})
+	if err != nil {
+		return err
+	}
+	go sweepSessions(ctx, st, log)
+
+	hs := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("roomhub serving", "addr", ln.Addr().String(), "video", minter.Configured(), "debug", cfg.Debug)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop accepting, close sockets with "going away", then remove every
+	// member: with in-process presence nobody else will.
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout-time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { hs.Shutdown(sctx); close(done) }()
+	if err := node.Shutdown(sctx); err != nil {
+		log.Warn("sockets still open at shutdown deadline", "err", err)
+	}
+	<-done
+	n, err := st.DeleteAllMembers(context.Background())
+	if err != nil {
+		return fmt.Errorf("remove members at shutdown: %w", err)
+	}
+	log.Info("stopped", "members_removed", n)
+	return nil
+}
+
+// SessionSweepInterval is how often expired participant sessions are deleted.
+const SessionSweepInterval = 10 * time.Minute
+
+func sweepSessions(ctx context.Context, st roomhub.Store, log *slog.Logger) {
+	t := time.NewTicker(SessionSweepInterval)
+	defer t.Stop()
+	for {
+		if n, err := st.DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Error("session sweep failed", "err", err)
+		} else if n > 0 {
+			log.Info("expired sessions deleted", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func nodeID() string {
+	h, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s-%x", h, b)
+}

@@ -1,0 +1,199 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"roomhub"
+	"roomhub/agora"
+	"roomhub/clock"
+	"roomhub/config"
+	"roomhub/hub"
+	"roomhub/hub/memory"
+	"roomhub/server"
+	"roomhub/store/sqlstore"
+	"roomhub/ui"
+)
+
+const (
+	testAppID = "970CA35de60c44645bbae8a215061b33"
+	testCert  = "5CFd2fd1755d40ecb72977518be15d3b"
+)
+
+// app is a whole Roomhub behind a real HTTP listener, on a real SQLite file.
+type app struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store *sqlstore.Store
+	node  *hub.Node
+	clk   *clock.Fake
+	cfg   config.Config
+}
+
+func newApp(t *testing.T, mutate ...func(*config.Config)) *app {
+	t.Helper()
+	cfg := config.Config{
+		SecretKey:     "k3y-for-tests-" + strings.Repeat("abcdefghij", 5),
+		Debug:         true,
+		AllowedHosts:  []string{"127.0.0.1", "localhost"},
+		AgoraTokenTTL: time.Hour,
+		HSTSSeconds:   31536000,
+		MemberGrace:   15 * time.Second,
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	org, err := st.DefaultOrg(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Now())
+	minter := &agora.Minter{AppID: cfg.AgoraAppID, Certificate: cfg.AgoraCertificate, TTL: cfg.AgoraTokenTTL, DefaultOrg: org.ID, Now: clk.Now}
+	node := hub.NewNode(hub.Config{Grace: cfg.MemberGrace, PingInterval: time.Hour,
+		Limits: hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms}}, memory.New(), st, minter, clk, nil)
+	node.Start()
+	pages, err := ui.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Node: node, Minter: minter, UI: pages, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		node.Shutdown(c)
+		hs.Close()
+	})
+	return &app{t: t, srv: hs, store: st, node: node, clk: clk, cfg: cfg}
+}
+
+// user is one browser: its own cookie jar and CSRF token.
+type user struct {
+	a    *app
+	c    *http.Client
+	csrf string
+	base string
+}
+
+var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)"`)
+
+// browser opens the lobby of base ("" or "/o/slug") like a person would,
+// keeping the session cookie and CSRF token the page hands out.
+func (a *app) browser(base string) *user {
+	a.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	u := &user{a: a, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, base: base}
+	res, body := u.do("GET", base+"/", nil, map[string]string{"Accept": "text/html"})
+	if res.StatusCode != 200 {
+		a.t.Fatalf("lobby: %d %s", res.StatusCode, body)
+	}
+	m := csrfMeta.FindStringSubmatch(body)
+	if m == nil {
+		a.t.Fatalf("lobby has no csrf-token meta tag")
+	}
+	u.csrf = m[1]
+	return u
+}
+
+func (u *user) do(method, path string, body io.Reader, headers map[string]string) (*http.Response, string) {
+	u.a.t.Helper()
+	req, err := http.NewRequest(method, u.a.srv.URL+path, body)
+	if err != nil {
+		u.a.t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := u.c.Do(req)
+	if err != nil {
+		u.a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// post sends JSON with the CSRF header, as the room page does.
+func (u *user) post(path string, v any) (*http.Response, map[string]any) {
+	u.a.t.Helper()
+	b, _ := json.Marshal(v)
+	res, body := u.do("POST", u.base+path, strings.NewReader(string(b)), map[string]string{
+		"Content-Type": "application/json", "X-CSRF-Token": u.csrf})
+	return res, decode(u.a.t, body)
+}
+
+func (u *user) get(path string) (*http.Response, map[string]any) {
+	u.a.t.Helper()
+	res, body := u.do("GET", u.base+path, nil, nil)
+	return res, decode(u.a.t, body)
+}
+
+func decode(t *testing.T, body string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if body != "" {
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("body is not JSON: %q", body)
+		}
+	}
+	return m
+}
+
+// token calls get_token and returns the uid.
+func (u *user) token(room string) uint32 {
+	u.a.t.Helper()
+	res, m := u.get("/get_token/?channel=" + url.QueryEscape(room))
+	if res.StatusCode != 200 {
+		u.a.t.Fatalf("get_token: %d %v", res.StatusCode, m)
+	}
+	return uint32(m["uid"].(float64))
+}
+
+// enter gets a token and creates the member, as the lobby and room page do.
+func (u *user) enter(room, name string) uint32 {
+	u.a.t.Helper()
+	uid := u.token(room)
+	res, m := u.post("/create_member/", map[string]any{"name": name, "room_name": room, "UID": uid})
+	if res.StatusCode != 200 {
+		u.a.t.Fatalf("create_member: %d %v", res.StatusCode, m)
+	}
+	return uid
+}
+
+func mustPrefix(t *testing.T, s string) []netip.Prefix {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []netip.Prefix{p}
+}
+
+// audit returns the default org's audit rows, newest first.
+func (a *app) audit() []roomhub.AuditEntry {
+	a.t.Helper()
+	org, _ := a.store.DefaultOrg(context.Background())
+	rows, err := a.store.ListAudit(context.Background(), org.ID, 100)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return rows
+}

@@ -1,0 +1,216 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"roomhub"
+)
+
+// MaxBodyBytes bounds every request body; participant requests are tiny.
+const MaxBodyBytes = 16 << 10
+
+// begin creates the request's state (id, nonce, client address, scheme),
+// logs the request when it ends, and turns a panic into a generic 500.
+func (s *Server) begin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ip, viaProxy := clientIP(r, s.cfg.TrustedProxies)
+		st := &state{id: randomHex(8), nonce: randomHex(16), ip: ip, https: r.TLS != nil}
+		if viaProxy {
+			st.https = strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+		}
+		r = withState(r, st)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		ww.Header().Set("X-Request-ID", st.id)
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic", "request_id", st.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if ww.Status() == 0 {
+					s.fail(ww, r, errors.New("panic"))
+				}
+			}
+			route := chi.RouteContext(r.Context())
+			pattern := ""
+			if route != nil {
+				pattern = route.RoutePattern()
+			}
+			s.log.Info("request", "request_id", st.id, "method", r.Method, "path", r.URL.Path, "route", pattern,
+				"status", ww.Status(), "bytes", ww.BytesWritten(), "duration_ms", time.Since(start).Milliseconds(), "ip", st.ip.String())
+		}()
+		next.ServeHTTP(ww, r)
+	})
+}
+
+// probe reports whether a path is a health probe: probes come from load
+// balancers by IP address and over plain HTTP, so they skip the host check
+// and the HTTPS redirect.
+func probe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }
+
+// checkHost refuses Host headers outside ALLOWED_HOSTS (DNS rebinding,
+// poisoned absolute URLs).
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !probe(r) && !hostAllowed(r.Host, s.cfg.AllowedHosts) {
+			s.security(r, "disallowed_host", "host", r.Host)
+			s.fail(w, r, roomhub.Errorf(roomhub.EINVALID, "Invalid Host header."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// redirectHTTPS sends plain-HTTP requests to HTTPS when SECURE_SSL_REDIRECT
+// is on; behind a trusted proxy X-Forwarded-Proto tells the scheme.
+func (s *Server) redirectHTTPS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.SecureSSLRedirect && !reqState(r).https && !probe(r) {
+			u := url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+			http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// agoraOrigins are the hosts the Agora Web SDK talks to.
+const agoraOrigins = "https://*.agora.io wss://*.agora.io https://*.sd-rtn.com wss://*.sd-rtn.com"
+
+// headers sets the security headers every response carries. The CSP has a
+// fresh nonce per request; pages put it on their script and style tags.
+func (s *Server) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := reqState(r)
+		h := w.Header()
+		n := "'nonce-" + st.nonce + "'"
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' "+n+"; style-src 'self' "+n+
+			"; img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; worker-src 'self' blob:"+
+			"; connect-src 'self' "+agoraOrigins+
+			"; frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		// The legacy XSS auditor is gone from browsers and "1; mode=block"
+		// enabled cross-site leaks where it lingered: disable it; the CSP
+		// above is the protection.
+		h.Set("X-XSS-Protection", "0")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), display-capture=(), geolocation=(), payment=(), usb=(), interest-cohort=()")
+		if st.https && s.cfg.HSTSSeconds > 0 {
+			h.Set("Strict-Transport-Security", "max-age="+strconv.Itoa(s.cfg.HSTSSeconds)+"; includeSubDomains; preload")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors answers cross-origin requests only for CORS_ALLOWED_ORIGINS, with
+// credentials; other origins get no CORS headers and their preflights fail.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Add("Vary", "Origin")
+		allowed := false
+		for _, o := range s.cfg.CORSOrigins {
+			if strings.EqualFold(o, origin) {
+				allowed = true
+			}
+		}
+		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+		if allowed {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+			if preflight {
+				w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+				w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-CSRF-Token")
+				w.Header().Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		} else if preflight {
+			s.security(r, "cors_refused", "origin", origin)
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// csrf guards every state-changing request twice: the browser's own
+// Sec-Fetch-Site / Origin must say same origin (or a CORS-allowed one), and
+// the session's CSRF token must come back, in the X-CSRF-Token header or,
+// for navigator.sendBeacon (which cannot set headers), a csrf_token field of
+// the body.
+func (s *Server) csrf(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := s.cop.Check(r); err != nil {
+			s.csrfFailure(w, r, "cross-origin request")
+			return
+		}
+		sent := r.Header.Get("X-CSRF-Token")
+		if sent == "" {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+			if err != nil {
+				s.fail(w, r, roomhub.Errorf(roomhub.EINVALID, "Request body is too large (at most %d bytes).", MaxBodyBytes))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			sent = bodyCSRF(r.Header.Get("Content-Type"), body)
+		}
+		if !s.csrfValid(r, sent) {
+			s.csrfFailure(w, r, "missing or wrong CSRF token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func bodyCSRF(contentType string, body []byte) string {
+	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
+		v, _ := url.ParseQuery(string(body))
+		return v.Get("csrf_token")
+	}
+	var f struct {
+		Token string `json:"csrf_token"`
+	}
+	json.Unmarshal(body, &f)
+	return f.Token
+}
+
+// csrfFailure is the custom CSRF failure response: logged as a security
+// event, answered with a 403 that says what to do.
+func (s *Server) csrfFailure(w http.ResponseWriter, r *http.Request, why string) {
+	s.security(r, "csrf_failure", "reason", why, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "Security check failed (CSRF). Reload the page and try again."))
+}
+
+// security logs a security event with the request's context.
+func (s *Server) security(r *http.Request, event string, attrs ...any) {
+	st := reqState(r)
+	base := []any{"security", true, "event", event, "request_id", st.id, "ip", st.ip.String(),
+		"method", r.Method, "path", r.URL.Path, "user_agent", r.UserAgent()}
+	s.log.Warn("security event", append(base, attrs...)...)
+}

@@ -1,0 +1,240 @@
+// Package server is Roomhub's HTTP layer: the chi router, the participant
+// API and pages, the WebSocket endpoint, and the security middleware in
+// front of them all.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
+
+	"roomhub"
+	"roomhub/agora"
+	"roomhub/clock"
+	"roomhub/config"
+	"roomhub/hub"
+	"roomhub/ui"
+)
+
+// Rate limits per client IP, from the seed.
+var (
+	LimitGetToken     = Limit{Requests: 10, Window: time.Minute}
+	LimitCreateMember = Limit{Requests: 30, Window: time.Minute}
+	LimitGetMember    = Limit{Requests: 60, Window: time.Minute}
+	LimitDeleteMember = Limit{Requests: 30, Window: time.Minute}
+	LimitWebSocket    = Limit{Requests: 60, Window: time.Minute}
+)
+
+// Limit is a number of requests per window.
+type Limit struct {
+	Requests int
+	Window   time.Duration
+}
+
+// Deps are what the server is wired from; cmd/roomhub builds them.
+type Deps struct {
+	Config config.Config
+	Store  roomhub.Store
+	Node   *hub.Node
+	Minter *agora.Minter
+	UI     *ui.UI
+	Log    *slog.Logger
+	Clock  clock.Clock
+	// LimitCounter makes the counter behind each rate limit; nil keeps
+	// counts in process (one node). A cluster passes a shared one.
+	LimitCounter func() httprate.LimitCounter
+	// Ready reports whether dependencies answer, for /readyz.
+	Ready func(ctx context.Context) error
+}
+
+// Server handles HTTP.
+type Server struct {
+	cfg        config.Config
+	store      roomhub.Store
+	node       *hub.Node
+	minter     *agora.Minter
+	ui         *ui.UI
+	log        *slog.Logger
+	clock      clock.Clock
+	cop        *http.CrossOriginProtection
+	counter    func() httprate.LimitCounter
+	ready      func(ctx context.Context) error
+	defaultOrg roomhub.Org
+	router     chi.Router
+}
+
+// New builds the server and its routes. It loads the default organization,
+// so the store must be migrated.
+func New(ctx context.Context, d Deps) (*Server, error) {
+	s := &Server{cfg: d.Config, store: d.Store, node: d.Node, minter: d.Minter, ui: d.UI,
+		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
+	if s.ready == nil {
+		s.ready = d.Store.Ping
+	}
+	org, err := d.Store.DefaultOrg(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.defaultOrg = org
+	s.cop = http.NewCrossOriginProtection()
+	for _, o := range s.cfg.CORSOrigins {
+		if err := s.cop.AddTrustedOrigin(o); err != nil {
+			return nil, err
+		}
+	}
+	s.router = s.routes()
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Router exposes the routes, for tests that walk them.
+func (s *Server) Router() chi.Router { return s.router }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.begin, s.checkHost, s.redirectHTTPS, s.headers, s.cors)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "Method not allowed.", RequestID: reqState(r).id})
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", s.readyz)
+	r.Handle("/static/*", s.ui.Static())
+
+	// The participant routes, mounted twice: at "/" for the default
+	// organization, at "/o/{org}/" for the others.
+	participant := s.participantRoutes()
+	r.Group(func(r chi.Router) {
+		r.Use(s.withDefaultOrg)
+		r.Mount("/", participant)
+	})
+	r.Route("/o/{org}", func(r chi.Router) {
+		r.Use(s.withOrg)
+		r.Mount("/", participant)
+	})
+	return r
+}
+
+func (s *Server) participantRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.csrf)
+	r.Get("/", s.lobby)
+	r.Get("/room/", s.room)
+	r.With(s.limit("get_token", LimitGetToken)).Get("/get_token/", s.getToken)
+	r.With(s.limit("create_member", LimitCreateMember)).Post("/create_member/", s.createMember)
+	r.With(s.limit("get_member", LimitGetMember)).Get("/get_member/", s.getMember)
+	r.With(s.limit("delete_member", LimitDeleteMember)).Post("/delete_member/", s.deleteMember)
+	r.With(s.limit("websocket", LimitWebSocket)).Get("/ws/{room}", s.websocket)
+	return r
+}
+
+func (s *Server) withDefaultOrg(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := reqState(r)
+		st.org, st.base = s.defaultOrg, ""
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withOrg resolves /o/{org}/; an unknown or malformed slug is a 404.
+func (s *Server) withOrg(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slug := chi.URLParam(r, "org")
+		if roomhub.ValidateOrgSlug(slug) != nil {
+			s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
+			return
+		}
+		org, err := s.store.OrgBySlug(r.Context(), slug)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		st := reqState(r)
+		st.org, st.base = org, "/o/"+org.Slug
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limit applies a per-client-IP rate limit. Over it: 429 with Retry-After
+// and a JSON body saying the limit and when to retry.
+func (s *Server) limit(name string, l Limit) func(http.Handler) http.Handler {
+	opts := []httprate.Option{
+		httprate.WithKeyFuncs(func(r *http.Request) (string, error) {
+			return name + "|" + reqState(r).ip.String(), nil
+		}),
+		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
+			if retry <= 0 {
+				retry = int(l.Window / time.Second)
+				w.Header().Set("Retry-After", strconv.Itoa(retry))
+			}
+			s.security(r, "rate_limited", "limit", name)
+			writeJSON(w, http.StatusTooManyRequests, map[string]any{
+				"error":               "Too many requests. Please wait before trying again.",
+				"limit":               strconv.Itoa(l.Requests) + " per " + windowName(l.Window),
+				"retry_after_seconds": retry,
+				"request_id":          reqState(r).id,
+			})
+		}),
+		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			s.fail(w, r, roomhub.Unavailable("rate limiting", err))
+		}),
+	}
+	if s.counter != nil {
+		opts = append(opts, httprate.WithLimitCounter(s.counter()))
+	}
+	return httprate.NewRateLimiter(l.Requests, l.Window, opts...).Handler
+}
+
+func windowName(d time.Duration) string {
+	switch d {
+	case time.Minute:
+		return "minute"
+	case time.Hour:
+		return "hour"
+	}
+	return d.String()
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		s.log.Error("not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// page renders a page with the request's nonce, CSRF token and org.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, code int, name string, p ui.Page) {
+	st := reqState(r)
+	p.Nonce = st.nonce
+	p.CSRFToken = s.csrfToken(s.ensureCookie(w, r))
+	p.Base = st.base
+	p.OrgName = st.org.Name
+	p.VideoConfigured = s.minter.Configured()
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.ui.Render(w, code, name, p); err != nil {
+		s.log.Error("render failed", "page", name, "err", err)
+		http.Error(w, "An internal error occurred.", http.StatusInternalServerError)
+	}
+}
