@@ -29,7 +29,7 @@ vet:
 
 test: test-deps vet
 	$(GO) test -count=1 -timeout 15m $(PKGS)
-	$(GO) test -count=1 -race -timeout 10m ./hub/...
+	$(GO) test -count=1 -race -timeout 10m ./hub/... ./server/...
 
 # Each fuzz target for a while (FUZZTIME per target).
 FUZZTIME ?= 30s

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +65,31 @@ func TestDefaults(t *testing.T) {
 	c, _ = Load(env(map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "a.example, .b.example", "TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1", "MEMBER_GRACE": "30"}))
 	if c.HSTSSeconds != 31536000 || len(c.AllowedHosts) != 2 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.1/32" || c.MemberGrace != 30*time.Second {
 		t.Fatalf("parsed %+v", c)
+	}
+}
+
+// TestEnvExampleDocumentsEverySetting keeps .env.example complete: every
+// variable the code reads has a line there.
+func TestEnvExampleDocumentsEverySetting(t *testing.T) {
+	example, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := regexp.MustCompile(`(?:getenv|boolVar|durVar|intVar)\("([A-Z_]+)"`)
+	seen := 0
+	for _, src := range []string{"config.go", "../cmd/roomhub/main.go"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range read.FindAllStringSubmatch(string(b), -1) {
+			seen++
+			if !regexp.MustCompile(`(?m)^` + m[1] + `=`).Match(example) {
+				t.Errorf("%s is read by %s but not documented in .env.example", m[1], src)
+			}
+		}
+	}
+	if seen < 15 {
+		t.Fatalf("found only %d settings; the scan is broken", seen)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,13 +75,17 @@ func generateKey() string {
 // validate checks the configuration as production would, whatever DEBUG
 // says, and prints every problem.
 func validate(getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(getenv)
+	// Judge the settings as DEBUG=false would, whatever DEBUG says.
+	cfg, err := config.Load(func(k string) string {
+		if k == "DEBUG" {
+			return "false"
+		}
+		return getenv(k)
+	})
 	var probs config.Error
 	errors.As(err, &probs)
-	if cfg.Debug {
-		probs = append(probs, config.Problem{Var: "DEBUG", Message: "is true; production must run with DEBUG=false"})
-		cfg.Debug = false
-		probs = append(probs, cfg.Check()...)
+	if debug, _ := strconv.ParseBool(strings.TrimSpace(getenv("DEBUG"))); debug {
+		probs = append(config.Error{{Var: "DEBUG", Message: "is true; production must run with DEBUG=false"}}, probs...)
 	}
 	if !cfg.SecureSSLRedirect {
 		fmt.Fprintln(stdout, "note: SECURE_SSL_REDIRECT is off; turn it on unless a proxy redirects to HTTPS")

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"roomhub/store/sqlstore"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+const strongKey = "q8Jx3VbN0pLm7ZcR2tWy5KfH9sDg4AeU1oIi6QwE8rTy0uPl3kMn"
+
+func TestRefusesToStartInsecurely(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no secret key", map[string]string{"ALLOWED_HOSTS": "meet.example.com"}, "SECRET_KEY"},
+		{"no allowed hosts", map[string]string{"SECRET_KEY": strongKey}, "ALLOWED_HOSTS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run([]string{"serve"}, envOf(tc.env), &out, &errb); code != 2 {
+				t.Fatalf("exit %d, want 2", code)
+			}
+			if !strings.Contains(errb.String(), tc.want) {
+				t.Fatalf("stderr %q does not name %s", errb.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretsValidate(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"secrets", "validate"}, envOf(map[string]string{"DEBUG": "true"}), &out, &errb); code != 1 {
+		t.Fatalf("exit %d for a DEBUG setup", code)
+	}
+	for _, v := range []string{"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"} {
+		if !strings.Contains(errb.String(), v) {
+			t.Errorf("validate does not mention %s: %q", v, errb.String())
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	good := map[string]string{"SECRET_KEY": strongKey, "ALLOWED_HOSTS": "meet.example.com"}
+	if code := run([]string{"secrets", "validate"}, envOf(good), &out, &errb); code != 0 || !strings.Contains(out.String(), "All secrets configured correctly") {
+		t.Fatalf("exit %d out %q err %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	run([]string{"secrets", "generate-key"}, envOf(nil), &out, &errb)
+	key := strings.TrimSpace(out.String())
+	good["SECRET_KEY"] = key
+	if code := run([]string{"secrets", "validate"}, envOf(good), io.Discard, io.Discard); code != 0 || len(key) < 80 {
+		t.Fatalf("a generated key (%d chars) does not validate", len(key))
+	}
+}
+
+// TestGracefulShutdown runs the real binary: on SIGTERM it closes sockets
+// with "going away", exits within 10 s, and leaves no member in the store.
+func TestGracefulShutdown(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "roomhub")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	data := t.TempDir()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "DEBUG=true", "ADDR="+addr, "DATA_DIR="+data, "SECRET_KEY="+strongKey)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	base := "http://" + addr
+	waitHTTP(t, base+"/healthz")
+
+	// A participant joins the way the pages do.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	page := get(t, c, base+"/")
+	csrf := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindStringSubmatch(page)[1]
+	tok := get(t, c, base+"/get_token/?channel=standup")
+	uid := regexp.MustCompile(`"uid":(\d+)`).FindStringSubmatch(tok)[1]
+	req, _ := http.NewRequest("POST", base+"/create_member/", strings.NewReader(`{"name":"Ada","room_name":"standup","UID":`+uid+`}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", csrf)
+	if res, err := c.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("create_member: %v %v", res, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws/standup", &websocket.DialOptions{HTTPClient: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ws.Read(ctx); err != nil { // snapshot
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if _, _, err := ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("socket closed with %v, want 1001 going away", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after SIGTERM\n%s", logs.String())
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+
+	st, err := sqlstore.OpenSQLite(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	org, _ := st.DefaultOrg(context.Background())
+	if ms, err := st.ListMembers(context.Background(), org.ID, "standup"); err != nil || len(ms) != 0 {
+		t.Fatalf("members stranded in the store: %v %v", ms, err)
+	}
+	n, _ := strconv.Atoi(uid)
+	if n == 0 {
+		t.Fatal("no uid")
+	}
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	res, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
+	}
+	return string(b)
+}

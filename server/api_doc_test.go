@@ -1,0 +1,56 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"roomhub/server"
+)
+
+// TestAPIDocument holds docs/api.md to the router: every route the server
+// serves is documented as "`METHOD /path`", and the rate-limit table states
+// the limits the code enforces.
+func TestAPIDocument(t *testing.T) {
+	b, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	a := newApp(t)
+	s := a.srv.Config.Handler.(*server.Server)
+	routes := 0
+	err = chi.Walk(s.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		route = strings.TrimPrefix(strings.ReplaceAll(route, "/*", ""), "/o/{org}")
+		if route == "" {
+			route = "/"
+		}
+		if strings.HasPrefix(route, "/static") {
+			return nil // assets, not API
+		}
+		routes++
+		if want := fmt.Sprintf("`%s %s", method, route); !strings.Contains(doc, want) {
+			t.Errorf("route %s %s is not documented (looked for %q)", method, route, want)
+		}
+		return nil
+	})
+	if err != nil || routes < 9 {
+		t.Fatalf("walked %d routes: %v", routes, err)
+	}
+	for route, l := range map[string]server.Limit{
+		"GET /get_token/": server.LimitGetToken, "POST /create_member/": server.LimitCreateMember,
+		"GET /get_member/": server.LimitGetMember, "POST /delete_member/": server.LimitDeleteMember,
+		"GET /ws/{room}": server.LimitWebSocket,
+	} {
+		if want := fmt.Sprintf("| `%s` | %d per minute |", route, l.Requests); !strings.Contains(doc, want) {
+			t.Errorf("rate limit row %q missing", want)
+		}
+	}
+	if want := fmt.Sprintf("body over %d KiB", server.MaxBodyBytes>>10); !strings.Contains(doc, want) {
+		t.Errorf("api.md does not say %q", want)
+	}
+}
