@@ -190,6 +190,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, sess, "member.create", p, true, "")
+	s.log.Info("member created", "event", "member_created", "request_id", st.id, "org", st.org.ID, "room", p.room, "uid", p.uid)
 	writeJSON(w, http.StatusOK, map[string]string{"name": p.name})
 }
 
@@ -252,6 +253,7 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	}
 	if deleted {
 		s.audit(r, sess, "member.delete", p, true, "")
+		s.log.Info("member deleted", "event", "member_deleted", "request_id", st.id, "org", st.org.ID, "room", p.room, "uid", p.uid)
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"deleted": deleted})
 }
