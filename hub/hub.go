@@ -153,18 +153,29 @@ func ErrTooManyRooms(max int) error {
 
 // Render returns the frame of a message: {"type":..,"room":..,"seq":..,<body>}.
 func Render(room string, seq uint64, typ string, body []byte) []byte {
-	b := make([]byte, 0, 40+len(typ)+len(room)+len(body))
-	b = append(b, `{"type":"`...)
-	b = append(b, typ...)
-	b = append(b, `","room":`...)
-	b = appendString(b, room)
-	b = append(b, `,"seq":`...)
+	head, tail := RenderParts(room, typ, body)
+	b := make([]byte, 0, len(head)+20+len(tail))
+	b = append(b, head...)
 	b = strconv.AppendUint(b, seq, 10)
+	return append(b, tail...)
+}
+
+// RenderParts splits a frame around its seq, for buses that assign the
+// number where the frame is published (a Redis script): the frame is
+// head + seq + tail.
+func RenderParts(room, typ string, body []byte) (head, tail []byte) {
+	head = make([]byte, 0, 32+len(typ)+len(room))
+	head = append(head, `{"type":"`...)
+	head = append(head, typ...)
+	head = append(head, `","room":`...)
+	head = appendString(head, room)
+	head = append(head, `,"seq":`...)
+	tail = make([]byte, 0, len(body)+2)
 	if len(body) > 0 {
-		b = append(b, ',')
-		b = append(b, body...)
+		tail = append(tail, ',')
+		tail = append(tail, body...)
 	}
-	return append(b, '}')
+	return head, append(tail, '}')
 }
 
 // JoinMessage is the message announcing m.
