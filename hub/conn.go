@@ -106,6 +106,17 @@ func (c *conn) start(s Snapshot) {
 	}
 }
 
+// resync replaces what the socket knows with a fresh snapshot.
+func (c *conn) resync(s Snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ready || c.closing || c.done {
+		return
+	}
+	c.minSeq, c.lastSeq = s.Seq, s.Seq
+	c.push(SnapshotFrame(c.key.Room, s))
+}
+
 func (c *conn) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

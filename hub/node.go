@@ -29,6 +29,7 @@ type Config struct {
 	SignalRate        float64       // signals per second per socket
 	SignalBurst       int           // signals allowed at once
 	MaxConnsPerMember int           // sockets one member may hold on one node
+	HeartbeatInterval time.Duration // node liveness refresh, for buses that track nodes
 	Limits            Limits
 }
 
@@ -45,6 +46,7 @@ const (
 	DefaultSignalRate        = 10
 	DefaultSignalBurst       = 10
 	DefaultMaxConnsPerMember = 4
+	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultMaxMembers        = 200
 	DefaultMaxRooms          = 1000
 )
@@ -60,6 +62,7 @@ func (c *Config) setDefaults() {
 	set(&c.PingInterval, DefaultPingInterval)
 	set(&c.PingTimeout, DefaultPingTimeout)
 	set(&c.WriteTimeout, DefaultWriteTimeout)
+	set(&c.HeartbeatInterval, DefaultHeartbeatInterval)
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
 	}
@@ -101,6 +104,7 @@ type Tokens interface {
 // presence.
 type MemberStore interface {
 	PutMember(ctx context.Context, m roomhub.Member) (created bool, err error)
+	GetMember(ctx context.Context, orgID int64, room string, uid uint32) (roomhub.Member, error)
 	DeleteMember(ctx context.Context, orgID int64, room string, uid uint32) (bool, error)
 }
 
@@ -126,12 +130,25 @@ type Node struct {
 	rooms   map[Key]*localRoom
 	closing bool
 	reaper  clock.Timer
+	beat    clock.Timer
 	conns   sync.WaitGroup
+}
+
+// Heartbeater is a bus that tracks which nodes are alive.
+type Heartbeater interface {
+	Heartbeat(ctx context.Context, now time.Time) error
+}
+
+// Resubscriber is a bus whose subscriptions can be lost and restored (a
+// network bus); the node resynchronises its sockets when they are.
+type Resubscriber interface {
+	OnResubscribe(func())
 }
 
 // localRoom is a room with sockets on this node: one bus subscription fans
 // each event out to all of them.
 type localRoom struct {
+	last   atomic.Uint64 // seq of the last event fanned out; a jump means events were lost
 	cancel func()
 	conns  map[*conn]struct{}
 	list   atomic.Pointer[[]*conn] // copy-on-write view for lock-free fan-out
@@ -152,11 +169,32 @@ func NewNode(cfg Config, bus Bus, store MemberStore, tokens Tokens, clk clock.Cl
 // Config returns the node's effective configuration.
 func (n *Node) Config() Config { return n.cfg }
 
-// Start runs the reaper every ReapInterval.
+// Start runs the reaper every ReapInterval and, on a bus that tracks nodes,
+// the heartbeat.
 func (n *Node) Start() {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.reaper = n.clock.AfterFunc(n.cfg.ReapInterval, n.reap)
+	n.mu.Unlock()
+	if hb, ok := n.bus.(Heartbeater); ok {
+		n.heartbeat(hb)
+	}
+	if rs, ok := n.bus.(Resubscriber); ok {
+		rs.OnResubscribe(n.resyncAll)
+	}
+}
+
+// heartbeat keeps this node alive in the bus, then schedules itself.
+func (n *Node) heartbeat(hb Heartbeater) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HeartbeatInterval)
+	defer cancel()
+	if err := hb.Heartbeat(ctx, n.clock.Now()); err != nil {
+		n.log.Error("heartbeat failed", "err", err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.closing {
+		n.beat = n.clock.AfterFunc(n.cfg.HeartbeatInterval, func() { n.heartbeat(hb) })
+	}
 }
 
 func (n *Node) reap() {
@@ -304,6 +342,11 @@ func (lr *localRoom) publish() {
 // fanout hands one event to every local socket of its room. It runs on the
 // bus's delivery path, so it only enqueues.
 func (n *Node) fanout(lr *localRoom, ev Event) {
+	if last := lr.last.Swap(ev.Seq); last != 0 && ev.Seq != last+1 {
+		// A gap or a step back (the bus restarted): events were lost, so
+		// every socket of the room starts again from a snapshot.
+		go n.resync(lr, ev.Room)
+	}
 	list := lr.list.Load()
 	if list == nil {
 		return
@@ -327,6 +370,70 @@ func leaveCode(reason string) websocket.StatusCode {
 	}
 }
 
+// resyncAll resynchronises every local room after the bus lost and restored
+// its subscriptions. Presence may have been lost too (a Redis restart): the
+// members connected here are put back from the store first.
+func (n *Node) resyncAll() {
+	n.mu.Lock()
+	rooms := make(map[Key]*localRoom, len(n.rooms))
+	for k, lr := range n.rooms {
+		rooms[k] = lr
+	}
+	n.mu.Unlock()
+	for k, lr := range rooms {
+		n.restore(k, lr)
+		n.resync(lr, k)
+	}
+}
+
+// restore re-registers in presence the members with sockets here that
+// presence no longer knows.
+func (n *Node) restore(k Key, lr *localRoom) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list := lr.list.Load()
+	if list == nil {
+		return
+	}
+	done := map[uint32]bool{}
+	for _, c := range *list {
+		if done[c.uid] {
+			continue
+		}
+		done[c.uid] = true
+		if _, err := n.bus.Get(ctx, k, c.uid); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+			continue
+		}
+		m, err := n.store.GetMember(ctx, k.Org, k.Room, c.uid)
+		if err != nil {
+			continue // gone from the store too: the socket will be told on renewal
+		}
+		if _, _, err := n.bus.Join(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, n.cfg.Limits); err != nil {
+			n.log.Error("restore of member failed", "room", k.String(), "uid", c.uid, "err", err)
+			continue
+		}
+		n.bus.Attach(ctx, k, c.uid)
+	}
+}
+
+// resync sends every socket of a room a fresh snapshot.
+func (n *Node) resync(lr *localRoom, k Key) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	snap, err := n.bus.Snapshot(ctx, k)
+	if err != nil {
+		n.log.Error("resync snapshot failed", "room", k.String(), "err", err)
+		return
+	}
+	lr.last.Store(snap.Seq)
+	if list := lr.list.Load(); list != nil {
+		for _, c := range *list {
+			c.resync(snap)
+		}
+	}
+	n.log.Info("room resynchronised", "room", k.String(), "seq", snap.Seq)
+}
+
 // Shutdown stops the reaper, closes every socket with "going away" and waits
 // for their handlers to return or ctx to end.
 func (n *Node) Shutdown(ctx context.Context) error {
@@ -334,6 +441,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.closing = true
 	if n.reaper != nil {
 		n.reaper.Stop()
+	}
+	if n.beat != nil {
+		n.beat.Stop()
 	}
 	var all []*conn
 	for _, lr := range n.rooms {

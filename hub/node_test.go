@@ -43,6 +43,16 @@ func (s *memStore) PutMember(_ context.Context, m roomhub.Member) (bool, error) 
 	return !ok, nil
 }
 
+func (s *memStore) GetMember(_ context.Context, org int64, room string, uid uint32) (roomhub.Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.members[key(org, room, uid)]
+	if !ok {
+		return m, roomhub.Errorf(roomhub.ENOTFOUND, "no member")
+	}
+	return m, nil
+}
+
 func (s *memStore) DeleteMember(_ context.Context, org int64, room string, uid uint32) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,151 @@
+package redisbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"roomhub"
+	"roomhub/hub"
+	"roomhub/hub/redisbus"
+)
+
+// store is a shared member table standing in for the cluster's database.
+type store struct {
+	mu sync.Mutex
+	m  map[string]roomhub.Member
+}
+
+func skey(org int64, room string, uid uint32) string { return fmt.Sprint(org, room, uid) }
+
+func (s *store) PutMember(_ context.Context, m roomhub.Member) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[skey(m.OrgID, m.Room, m.UID)]
+	s.m[skey(m.OrgID, m.Room, m.UID)] = m
+	return !ok, nil
+}
+func (s *store) GetMember(_ context.Context, org int64, room string, uid uint32) (roomhub.Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.m[skey(org, room, uid)]
+	if !ok {
+		return m, roomhub.Errorf(roomhub.ENOTFOUND, "no member")
+	}
+	return m, nil
+}
+func (s *store) DeleteMember(_ context.Context, org int64, room string, uid uint32) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[skey(org, room, uid)]
+	delete(s.m, skey(org, room, uid))
+	return ok, nil
+}
+
+type node struct {
+	n   *hub.Node
+	srv *httptest.Server
+}
+
+func startNode(t *testing.T, p, id string, st *store) *node {
+	b := redisbus.New(client(t), p, id, nil)
+	n := hub.NewNode(hub.Config{NodeID: id, PingInterval: time.Hour}, b, st, nil, nil, nil)
+	n.Start()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uid, _ := strconv.ParseUint(r.URL.Query().Get("uid"), 10, 32)
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		n.Serve(r.Context(), ws, hub.Key{Org: 1, Room: "r"}, uint32(uid))
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n.Shutdown(ctx)
+		srv.Close()
+		b.Close()
+	})
+	return &node{n: n, srv: srv}
+}
+
+func (nd *node) dial(t *testing.T, uid uint32) *websocket.Conn {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(nd.srv.URL, "http", "ws", 1)+"/?uid="+strconv.Itoa(int(uid)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return ws
+}
+
+type frame struct {
+	Type    string       `json:"type"`
+	Seq     uint64       `json:"seq"`
+	Members []hub.Member `json:"members"`
+	Member  hub.Member   `json:"member"`
+	From    uint32       `json:"from"`
+}
+
+func read(t *testing.T, ws *websocket.Conn) frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, b, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	var f frame
+	json.Unmarshal(b, &f)
+	return f
+}
+
+// TestNodesShareRooms: members on three nodes sharing one Redis see every
+// join exactly once, in seq order, and each other's signals.
+func TestNodesShareRooms(t *testing.T) {
+	p, st := prefix(t), &store{m: map[string]roomhub.Member{}}
+	nodes := []*node{startNode(t, p, "a", st), startNode(t, p, "b", st), startNode(t, p, "c", st)}
+	ctx := context.Background()
+	const members = 12
+	var socks []*websocket.Conn
+	for uid := uint32(1); uid <= members; uid++ {
+		nd := nodes[int(uid)%len(nodes)]
+		if err := nd.n.Join(ctx, roomhub.Member{OrgID: 1, Room: "r", UID: uid, Name: fmt.Sprint("m", uid), JoinedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		ws := nd.dial(t, uid)
+		snap := read(t, ws)
+		if snap.Type != "snapshot" || len(snap.Members) != int(uid) {
+			t.Fatalf("member %d's snapshot: %+v", uid, snap)
+		}
+		socks = append(socks, ws)
+	}
+	// Member i (1-based) saw the joins of i+1..members, exactly once, in order.
+	for i, ws := range socks {
+		last := uint64(i + 1)
+		for uid := uint32(i + 2); uid <= members; uid++ {
+			f := read(t, ws)
+			if f.Type != "join" || f.Member.UID != uid || f.Seq != last+1 {
+				t.Fatalf("member %d: got %+v, want join of %d at seq %d", i+1, f, uid, last+1)
+			}
+			last = f.Seq
+		}
+	}
+	// A signal sent on node c reaches a member on node a.
+	socks[1].Write(ctx, websocket.MessageText, []byte(`{"type":"signal","data":{"kind":"hand","raised":true}}`))
+	for _, ws := range []*websocket.Conn{socks[0], socks[2]} {
+		if f := read(t, ws); f.Type != "signal" || f.From != 2 || f.Seq != members+1 {
+			t.Fatalf("signal across nodes: %+v", f)
+		}
+	}
+}
