@@ -18,11 +18,12 @@ import (
 // (the HTTP handler's own); a writer goroutine exists only while frames are
 // queued, and pings run from a timer. That keeps an idle socket cheap.
 type conn struct {
-	n   *Node
-	ws  *websocket.Conn
-	key Key
-	uid uint32
-	ctx context.Context
+	n    *Node
+	ws   *websocket.Conn
+	key  Key
+	uid  uint32
+	ctx  context.Context
+	room *localRoom
 
 	mu      sync.Mutex
 	ready   bool    // the snapshot is queued; events flow
@@ -83,6 +84,8 @@ func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32)
 		ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
 		return
 	}
+	// The room's first snapshot on this node is where gap detection starts.
+	c.room.last.CompareAndSwap(0, snap.Seq)
 	c.start(snap)
 	c.read()
 	c.stop()
@@ -92,6 +95,9 @@ func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32)
 func (c *conn) start(s Snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closing || c.done {
+		return
+	}
 	c.ready, c.minSeq, c.lastSeq = true, s.Seq, s.Seq
 	c.push(SnapshotFrame(c.key.Room, s))
 	for _, ev := range c.pending {
@@ -101,20 +107,18 @@ func (c *conn) start(s Snapshot) {
 		}
 	}
 	c.pending = nil
-	if !c.done {
+	if !c.done && c.ping == nil {
 		c.ping = c.n.clock.AfterFunc(c.n.cfg.PingInterval, c.doPing)
 	}
 }
 
-// resync replaces what the socket knows with a fresh snapshot.
-func (c *conn) resync(s Snapshot) {
+// pause makes the socket buffer room events until the next start: a
+// resynchronisation takes a snapshot, and events racing it must be sorted
+// against its seq exactly as on connect.
+func (c *conn) pause() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.ready || c.closing || c.done {
-		return
-	}
-	c.minSeq, c.lastSeq = s.Seq, s.Seq
-	c.push(SnapshotFrame(c.key.Room, s))
+	c.ready = false
 }
 
 func (c *conn) stop() {

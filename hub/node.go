@@ -148,10 +148,11 @@ type Resubscriber interface {
 // localRoom is a room with sockets on this node: one bus subscription fans
 // each event out to all of them.
 type localRoom struct {
-	last   atomic.Uint64 // seq of the last event fanned out; a jump means events were lost
-	cancel func()
-	conns  map[*conn]struct{}
-	list   atomic.Pointer[[]*conn] // copy-on-write view for lock-free fan-out
+	last      atomic.Uint64 // seq of the last event fanned out; a jump means events were lost
+	resyncing sync.Mutex    // one resynchronisation at a time, so snapshots arrive in order
+	cancel    func()
+	conns     map[*conn]struct{}
+	list      atomic.Pointer[[]*conn] // copy-on-write view for lock-free fan-out
 }
 
 // NewNode wires a node. Start begins reaping; Shutdown ends it.
@@ -303,6 +304,7 @@ func (n *Node) attach(ctx context.Context, c *conn) error {
 		return errTooMany
 	}
 	lr.conns[c] = struct{}{}
+	c.room = lr
 	lr.publish()
 	n.conns.Add(1)
 	n.Stats.Conns.Add(1)
@@ -416,20 +418,31 @@ func (n *Node) restore(k Key, lr *localRoom) {
 	}
 }
 
-// resync sends every socket of a room a fresh snapshot.
+// resync sends every socket of a room a fresh snapshot. The sockets buffer
+// events while it is taken, then keep only those newer than it.
 func (n *Node) resync(lr *localRoom, k Key) {
+	lr.resyncing.Lock()
+	defer lr.resyncing.Unlock()
+	list := lr.list.Load()
+	if list == nil {
+		return
+	}
+	conns := *list
+	for _, c := range conns {
+		c.pause()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	snap, err := n.bus.Snapshot(ctx, k)
 	if err != nil {
-		n.log.Error("resync snapshot failed", "room", k.String(), "err", err)
+		n.log.Error("resync snapshot failed; dropping the room's sockets so clients reconnect", "room", k.String(), "err", err)
+		for _, c := range conns {
+			c.ws.CloseNow()
+		}
 		return
 	}
-	lr.last.Store(snap.Seq)
-	if list := lr.list.Load(); list != nil {
-		for _, c := range *list {
-			c.resync(snap)
-		}
+	for _, c := range conns {
+		c.start(snap)
 	}
 	n.log.Info("room resynchronised", "room", k.String(), "seq", snap.Seq)
 }

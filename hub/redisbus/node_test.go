@@ -149,3 +149,29 @@ func TestNodesShareRooms(t *testing.T) {
 		}
 	}
 }
+
+// TestLostEventsResynchronise: when a room's sequence jumps (messages lost
+// while the subscription was down), every socket gets a fresh snapshot.
+func TestLostEventsResynchronise(t *testing.T) {
+	p, st := prefix(t), &store{m: map[string]roomhub.Member{}}
+	a := startNode(t, p, "a", st)
+	ctx := context.Background()
+	a.n.Join(ctx, roomhub.Member{OrgID: 1, Room: "r", UID: 1, Name: "Ada", JoinedAt: time.Now()})
+	ws := a.dial(t, 1)
+	read(t, ws) // snapshot at seq 1
+	// Two events published that this node never saw.
+	client(t).IncrBy(ctx, p+"seq:{1:r}", 2)
+	a.n.Join(ctx, roomhub.Member{OrgID: 1, Room: "r", UID: 2, Name: "Bob", JoinedAt: time.Now()})
+	for {
+		f := read(t, ws)
+		if f.Type == "snapshot" {
+			if len(f.Members) != 2 || f.Seq != 4 {
+				t.Fatalf("resync snapshot %+v", f)
+			}
+			return
+		}
+		if f.Type != "join" {
+			t.Fatalf("unexpected %+v", f)
+		}
+	}
+}

@@ -67,6 +67,9 @@ func New(rdb *redis.Client, prefix, node string, log *slog.Logger) *Bus {
 	return b
 }
 
+// SetNodeTTL sets how long a node may stay silent before it counts as dead.
+func (b *Bus) SetNodeTTL(d time.Duration) { b.ttl = d }
+
 // OnResubscribe registers f to run after the pub/sub connection recovers.
 func (b *Bus) OnResubscribe(f func()) {
 	b.mu.Lock()
