@@ -29,6 +29,10 @@ type Config struct {
 	MaxRoomMembers    int           // MAX_ROOM_MEMBERS, default 200
 	MaxOrgRooms       int           // MAX_ORG_ROOMS, default 1000
 	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT, default 10s
+	NodeHeartbeat     time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
+	NodeTTL           time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
+	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
+	DatabaseURL       string        // DATABASE_URL: postgres://... for PostgreSQL
 }
 
 // MinSecretKeyLen is the shortest SECRET_KEY accepted outside DEBUG.
@@ -105,6 +109,14 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
+	c.RedisURL = strings.TrimSpace(getenv("REDIS_URL"))
+	c.DatabaseURL = strings.TrimSpace(getenv("DATABASE_URL"))
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		probs = append(probs, Problem{"DATABASE_URL", "must be a postgres:// URL (leave it empty for the SQLite file in DATA_DIR)"})
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		probs = append(probs, Problem{"REDIS_URL", "must be a redis:// or rediss:// URL"})
+	}
 	c.Debug = boolVar("DEBUG", false)
 	c.SecureSSLRedirect = boolVar("SECURE_SSL_REDIRECT", false)
 	hstsDefault := 31536000
@@ -115,6 +127,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.AgoraTokenTTL = durVar("AGORA_TOKEN_TTL", time.Hour, time.Minute, 24*time.Hour)
 	c.MemberGrace = durVar("MEMBER_GRACE", 15*time.Second, 100*time.Millisecond, time.Hour)
 	c.ShutdownTimeout = durVar("SHUTDOWN_TIMEOUT", 10*time.Second, time.Second, 5*time.Minute)
+	c.NodeHeartbeat = durVar("NODE_HEARTBEAT", 5*time.Second, 100*time.Millisecond, time.Minute)
+	c.NodeTTL = durVar("NODE_TTL", 15*time.Second, 300*time.Millisecond, 10*time.Minute)
+	if c.NodeTTL < 2*c.NodeHeartbeat {
+		probs = append(probs, Problem{"NODE_TTL", fmt.Sprintf("must be at least twice NODE_HEARTBEAT (%s)", c.NodeHeartbeat)})
+	}
 	c.MaxRoomMembers = intVar("MAX_ROOM_MEMBERS", 200, 1, 100000)
 	c.MaxOrgRooms = intVar("MAX_ORG_ROOMS", 1000, 1, 1000000)
 	c.AllowedHosts = list(getenv("ALLOWED_HOSTS"))

@@ -31,6 +31,9 @@ func TestProductionRefusesInsecureSettings(t *testing.T) {
 		{"bad ttl", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_TOKEN_TTL": "30s"}, "AGORA_TOKEN_TTL"},
 		{"bad proxy", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
 		{"bad cors", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "CORS_ALLOWED_ORIGINS": "app.example.com"}, "CORS_ALLOWED_ORIGINS"},
+		{"bad redis url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "REDIS_URL": "localhost:6379"}, "REDIS_URL"},
+		{"bad database url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		{"node ttl below two heartbeats", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "NODE_HEARTBEAT": "5s", "NODE_TTL": "6s"}, "NODE_TTL"},
 		{"bad room limit", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "MAX_ROOM_MEMBERS": "0"}, "MAX_ROOM_MEMBERS"},
 	}
 	for _, tc := range tests {

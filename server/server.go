@@ -45,9 +45,9 @@ type Deps struct {
 	UI     *ui.UI
 	Log    *slog.Logger
 	Clock  clock.Clock
-	// LimitCounter makes the counter behind each rate limit; nil keeps
+	// LimitCounter makes the counter behind the named rate limit; nil keeps
 	// counts in process (one node). A cluster passes a shared one.
-	LimitCounter func() httprate.LimitCounter
+	LimitCounter func(name string, window time.Duration) httprate.LimitCounter
 	// Ready reports whether dependencies answer, for /readyz.
 	Ready func(ctx context.Context) error
 }
@@ -62,7 +62,7 @@ type Server struct {
 	log        *slog.Logger
 	clock      clock.Clock
 	cop        *http.CrossOriginProtection
-	counter    func() httprate.LimitCounter
+	counter    func(name string, window time.Duration) httprate.LimitCounter
 	ready      func(ctx context.Context) error
 	defaultOrg roomhub.Org
 	router     chi.Router
@@ -198,7 +198,7 @@ func (s *Server) limit(name string, l Limit) func(http.Handler) http.Handler {
 		}),
 	}
 	if s.counter != nil {
-		opts = append(opts, httprate.WithLimitCounter(s.counter()))
+		opts = append(opts, httprate.WithLimitCounter(s.counter(name, l.Window)))
 	}
 	return httprate.NewRateLimiter(l.Requests, l.Window, opts...).Handler
 }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -22,12 +23,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-chi/httprate"
+	httprateredis "github.com/go-chi/httprate-redis"
+	"github.com/redis/go-redis/v9"
+
 	"roomhub"
 	"roomhub/agora"
 	"roomhub/clock"
 	"roomhub/config"
 	"roomhub/hub"
 	"roomhub/hub/memory"
+	"roomhub/hub/redisbus"
 	"roomhub/logging"
 	"roomhub/server"
 	"roomhub/store/sqlstore"
@@ -42,6 +48,7 @@ const usage = `usage:
   roomhub [serve]               serve HTTP (the default)
   roomhub secrets validate      check the configuration is fit for production
   roomhub secrets generate-key  print a new random secret key
+  roomhub healthcheck           exit 0 if the server on ADDR answers /healthz (for containers)
 `
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -57,12 +64,43 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case cmd == "secrets" && len(args) == 2 && args[1] == "generate-key":
 		fmt.Fprintln(stdout, generateKey())
 		return 0
+	case cmd == "healthcheck":
+		return healthcheck(getenv, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	fmt.Fprint(stderr, usage)
 	return 2
+}
+
+// healthcheck asks the local server's /healthz, for container health checks
+// in images without a shell or curl.
+func healthcheck(getenv func(string) string, stderr io.Writer) int {
+	addr := getenv("ADDR")
+	if addr == "" {
+		addr = ":8080"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck: ADDR:", err)
+		return 1
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	res, err := c.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return 1
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "healthcheck: status", res.StatusCode)
+		return 1
+	}
+	return 0
 }
 
 // generateKey returns 64 random bytes, URL-safe base64 (86 characters).
@@ -139,35 +177,64 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	st, err := sqlstore.OpenSQLite(ctx, cfg.DataDir)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	// In-process presence starts empty, so members a previous process left
-	// behind (after a crash) are gone too.
-	if n, err := st.DeleteAllMembers(ctx); err != nil {
-		return fmt.Errorf("clear stale members: %w", err)
-	} else if n > 0 {
-		log.Info("removed members left by a previous run", "count", n)
+	id := nodeID()
+	var (
+		bus     hub.Bus
+		counter func(string, time.Duration) httprate.LimitCounter
+		ready   = st.Ping
+	)
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		rdb := redis.NewClient(opt)
+		defer rdb.Close()
+		rb := redisbus.New(rdb, redisPrefix, id, log)
+		rb.SetNodeTTL(cfg.NodeTTL)
+		defer rb.Close()
+		bus = rb
+		counter = redisCounter(rdb, log)
+		ready = func(ctx context.Context) error {
+			if err := st.Ping(ctx); err != nil {
+				return err
+			}
+			return rdb.Ping(ctx).Err()
+		}
+		log.Info("cluster mode: bus, presence and rate limits on Redis", "node", id)
+	} else {
+		bus = memory.New()
+		// In-process presence starts empty, so members a previous process
+		// left behind (after a crash) are gone too.
+		if n, err := st.DeleteAllMembers(ctx); err != nil {
+			return fmt.Errorf("clear stale members: %w", err)
+		} else if n > 0 {
+			log.Info("removed members left by a previous run", "count", n)
+		}
 	}
 	org, err := st.DefaultOrg(ctx)
 	if err != nil {
 		return fmt.Errorf("default organization: %w", err)
 	}
 	minter := &agora.Minter{AppID: cfg.AgoraAppID, Certificate: cfg.AgoraCertificate, TTL: cfg.AgoraTokenTTL, DefaultOrg: org.ID}
-	bus := memory.New()
 	node := hub.NewNode(hub.Config{
-		NodeID: nodeID(),
-		Grace:  cfg.MemberGrace,
-		Limits: hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
+		NodeID:            id,
+		HeartbeatInterval: cfg.NodeHeartbeat,
+		Grace:             cfg.MemberGrace,
+		Limits:            hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
 	}, bus, st, minter, clock.Real{}, log)
 	node.Start()
 	pages, err := ui.New()
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
-	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Node: node, Minter: minter, UI: pages, Log: log})
+	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Node: node, Minter: minter, UI: pages, Log: log,
+		LimitCounter: counter, Ready: ready})
 	if err != nil {
 		return err
 	}
@@ -206,12 +273,40 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		log.Warn("sockets still open at shutdown deadline", "err", err)
 	}
 	<-done
+	if cfg.RedisURL != "" {
+		// Other nodes keep the members: their clients reconnect elsewhere
+		// within the grace period, or the reaper removes them.
+		log.Info("stopped")
+		return nil
+	}
 	n, err := st.DeleteAllMembers(context.Background())
 	if err != nil {
 		return fmt.Errorf("remove members at shutdown: %w", err)
 	}
 	log.Info("stopped", "members_removed", n)
 	return nil
+}
+
+// redisPrefix namespaces Roomhub's keys in Redis.
+const redisPrefix = "roomhub:"
+
+// redisCounter shares rate-limit counts through Redis, so a limit holds for
+// the cluster. When Redis fails, token minting fails closed (the request is
+// refused with 503) and every other route falls back to counting
+// on this node alone, so reads keep working; both are logged.
+func redisCounter(rdb *redis.Client, log *slog.Logger) func(string, time.Duration) httprate.LimitCounter {
+	return func(name string, window time.Duration) httprate.LimitCounter {
+		return httprateredis.NewCounter(&httprateredis.Config{
+			Client:           rdb,
+			WindowLength:     window,
+			PrefixKey:        redisPrefix + "ratelimit:" + name,
+			FallbackDisabled: name == "get_token",
+			OnError:          func(err error) { log.Error("rate limit store failed", "limit", name, "err", err) },
+			OnFallbackChange: func(on bool) {
+				log.Warn("rate limit fallback to local counting", "limit", name, "active", on)
+			},
+		})
+	}
 }
 
 // SessionSweepInterval is how often expired participant sessions are deleted.
@@ -239,4 +334,13 @@ func nodeID() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return fmt.Sprintf("%s-%x", h, b)
+}
+
+// openStore opens PostgreSQL when DATABASE_URL is set, else the SQLite file
+// in DATA_DIR.
+func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
+	}
+	return sqlstore.OpenSQLite(ctx, cfg.DataDir)
 }

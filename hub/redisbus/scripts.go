@@ -111,8 +111,11 @@ for _, f in ipairs(redis.call('HKEYS', KEYS[6])) do
   local sep = string.find(f, '|', 1, true)
   local uid, node = string.sub(f, 1, sep - 1), string.sub(f, sep + 1)
   if alive[node] == nil then
+    -- A node with no heartbeat at all is unknown, not dead: Redis lost its
+    -- data (a restart) and the node has not beaten since. Dead nodes keep
+    -- their last score.
     local hb = redis.call('ZSCORE', KEYS[7], node)
-    alive[node] = hb ~= false and hb ~= nil and tonumber(hb) >= now - ttl
+    alive[node] = (not hb) or tonumber(hb) >= now - ttl
   end
   if not alive[node] then
     redis.call('HDEL', KEYS[6], f)
