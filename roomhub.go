@@ -67,6 +67,17 @@ func (s *Session) Grant(orgID int64, room string, uid uint32) (Grant, bool) {
 	return Grant{}, false
 }
 
+// RoomGrant returns the session's grant in room of org, if any: a session
+// holds at most one uid per room.
+func (s *Session) RoomGrant(orgID int64, room string) (Grant, bool) {
+	for _, g := range s.Grants {
+		if g.OrgID == orgID && g.Room == room {
+			return g, true
+		}
+	}
+	return Grant{}, false
+}
+
 // AddGrant records g, replacing an older grant for the same org and room and
 // dropping the oldest grants beyond MaxSessionGrants.
 func (s *Session) AddGrant(g Grant) {

@@ -13,6 +13,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strconv"
 	"time"
 
@@ -149,6 +150,16 @@ func ErrRoomFull(max int) error {
 // ErrTooManyRooms is returned when an organization has MaxRooms rooms in use.
 func ErrTooManyRooms(max int) error {
 	return roomhub.Errorf(roomhub.ECONFLICT, "This organization already has %d rooms in use.", max)
+}
+
+// SortMembers orders members as snapshots list them: by joined_at, then uid.
+func SortMembers(ms []Member) {
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].JoinedAt != ms[j].JoinedAt {
+			return ms[i].JoinedAt < ms[j].JoinedAt
+		}
+		return ms[i].UID < ms[j].UID
+	})
 }
 
 // Render returns the frame of a message: {"type":..,"room":..,"seq":..,<body>}.

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,55 +17,12 @@ import (
 	"roomhub"
 	"roomhub/clock"
 	"roomhub/hub"
+	"roomhub/hub/hubtest"
 	"roomhub/hub/memory"
 )
 
 // wait bounds every read in these tests; nothing here sleeps.
 const wait = 5 * time.Second
-
-type memStore struct {
-	mu      sync.Mutex
-	members map[string]roomhub.Member
-	fail    error
-}
-
-func key(org int64, room string, uid uint32) string { return fmt.Sprint(org, "/", room, "/", uid) }
-
-func (s *memStore) PutMember(_ context.Context, m roomhub.Member) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return false, s.fail
-	}
-	_, ok := s.members[key(m.OrgID, m.Room, m.UID)]
-	s.members[key(m.OrgID, m.Room, m.UID)] = m
-	return !ok, nil
-}
-
-func (s *memStore) GetMember(_ context.Context, org int64, room string, uid uint32) (roomhub.Member, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.members[key(org, room, uid)]
-	if !ok {
-		return m, roomhub.Errorf(roomhub.ENOTFOUND, "no member")
-	}
-	return m, nil
-}
-
-func (s *memStore) DeleteMember(_ context.Context, org int64, room string, uid uint32) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.members[key(org, room, uid)]
-	delete(s.members, key(org, room, uid))
-	return ok, nil
-}
-
-func (s *memStore) has(org int64, room string, uid uint32) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.members[key(org, room, uid)]
-	return ok
-}
 
 type fixedTokens struct{}
 
@@ -78,14 +34,14 @@ func (fixedTokens) Mint(_ context.Context, org int64, room string, uid uint32) (
 type env struct {
 	node  *hub.Node
 	bus   *memory.Bus
-	store *memStore
+	store *hubtest.MemberStore
 	clk   *clock.Fake
 	srv   *httptest.Server
 }
 
 func newEnv(t testing.TB, cfg hub.Config) *env {
 	t.Helper()
-	e := &env{bus: memory.New(), store: &memStore{members: map[string]roomhub.Member{}}, clk: clock.NewFake(time.Unix(1_700_000_000, 0))}
+	e := &env{bus: memory.New(), store: hubtest.NewMemberStore(), clk: clock.NewFake(time.Unix(1_700_000_000, 0))}
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = 1000 * time.Hour // pings have their own test
 	}
@@ -227,7 +183,7 @@ func TestTwoMembersSeeEachOtherInOrder(t *testing.T) {
 	if code := b.closed(); code != hub.CloseNotMember {
 		t.Fatalf("leaver's socket closed with %d", code)
 	}
-	if e.store.has(1, "r", 2) || !e.store.has(1, "r", 1) {
+	if e.store.Has(1, "r", 2) || !e.store.Has(1, "r", 1) {
 		t.Fatal("store out of step with presence")
 	}
 }
@@ -259,7 +215,7 @@ func TestGracePeriodExpiry(t *testing.T) {
 	if l := a.must("leave"); l.UID != 2 || l.Reason != "disconnected" {
 		t.Fatalf("second leave %+v", l)
 	}
-	if e.store.has(1, "r", 2) || e.store.has(1, "r", 3) {
+	if e.store.Has(1, "r", 2) || e.store.Has(1, "r", 3) {
 		t.Fatal("expired members remain in the store")
 	}
 	// Ada is connected: she stays however long.
@@ -446,14 +402,14 @@ func TestJoinUndoneWhenRoomFull(t *testing.T) {
 	if roomhub.ErrorCode(err) != roomhub.ECONFLICT {
 		t.Fatalf("join of a full room: %v", err)
 	}
-	if e.store.has(1, "r", 2) {
+	if e.store.Has(1, "r", 2) {
 		t.Fatal("refused member left in the store")
 	}
 }
 
 func TestJoinFailsCleanlyWhenStoreFails(t *testing.T) {
 	e := newEnv(t, hub.Config{})
-	e.store.fail = roomhub.Unavailable("database", errors.New("connection reset"))
+	e.store.Fail = roomhub.Unavailable("database", errors.New("connection reset"))
 	err := e.node.Join(context.Background(), roomhub.Member{OrgID: 1, Room: "r", UID: 2, Name: "Bob", JoinedAt: e.clk.Now()})
 	if roomhub.ErrorCode(err) != roomhub.EUNAVAILABLE {
 		t.Fatalf("err = %v", err)

@@ -144,6 +144,20 @@ func readMember(w http.ResponseWriter, r *http.Request, needName bool) (parsed, 
 	return p, nil
 }
 
+// ownedMember reads a member body and checks that the session holds the
+// grant for its uid in its room, logging and auditing an attempt on someone
+// else's member. On false the response has been written.
+func (s *Server) ownedMember(w http.ResponseWriter, r *http.Request, action string, needName bool) (parsed, *roomhub.Session, bool) {
+	p, err := readMember(w, r, needName)
+	if err != nil {
+		s.security(r, "validation_failed", "field", roomhub.ErrorField(err))
+		s.fail(w, r, err)
+		return p, nil, false
+	}
+	sess, ok := s.owns(w, r, action, p)
+	return p, sess, ok
+}
+
 // owns checks that the session holds the grant for uid in room, logging and
 // auditing an attempt on someone else's member.
 func (s *Server) owns(w http.ResponseWriter, r *http.Request, action string, p parsed) (*roomhub.Session, bool) {
@@ -164,13 +178,7 @@ func (s *Server) owns(w http.ResponseWriter, r *http.Request, action string, p p
 
 func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 	st := reqState(r)
-	p, err := readMember(w, r, true)
-	if err != nil {
-		s.security(r, "validation_failed", "field", roomhub.ErrorField(err))
-		s.fail(w, r, err)
-		return
-	}
-	sess, ok := s.owns(w, r, "member.create", p)
+	p, sess, ok := s.ownedMember(w, r, "member.create", true)
 	if !ok {
 		return
 	}
@@ -214,11 +222,7 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	inRoom := false
-	for _, g := range sess.Grants {
-		inRoom = inRoom || g.OrgID == st.org.ID && g.Room == room
-	}
-	if !inRoom {
+	if _, inRoom := sess.RoomGrant(st.org.ID, room); !inRoom {
 		s.security(r, "member_lookup_outside_room", "org", st.org.ID, "room", room)
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Member not found."))
 		return
@@ -236,13 +240,7 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	st := reqState(r)
-	p, err := readMember(w, r, false)
-	if err != nil {
-		s.security(r, "validation_failed", "field", roomhub.ErrorField(err))
-		s.fail(w, r, err)
-		return
-	}
-	sess, ok := s.owns(w, r, "member.delete", p)
+	p, sess, ok := s.ownedMember(w, r, "member.delete", false)
 	if !ok {
 		return
 	}
@@ -272,13 +270,8 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var grant *roomhub.Grant
-	for i := range sess.Grants {
-		if g := sess.Grants[i]; g.OrgID == st.org.ID && g.Room == room {
-			grant = &sess.Grants[i]
-		}
-	}
-	if grant == nil {
+	grant, ok := sess.RoomGrant(st.org.ID, room)
+	if !ok {
 		s.security(r, "unauthorized_websocket", "org", st.org.ID, "room", room)
 		s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "Join the room from the lobby first."))
 		return

@@ -180,3 +180,12 @@ func TestHealth(t *testing.T) {
 		}
 	}
 }
+
+func TestMethodNotAllowed(t *testing.T) {
+	a := newApp(t)
+	u := a.browser("")
+	res, body := u.do("DELETE", "/get_token/", nil, map[string]string{"X-CSRF-Token": u.csrf})
+	if res.StatusCode != 405 || !strings.Contains(body, "Method not allowed") {
+		t.Fatalf("DELETE /get_token/: %d %s", res.StatusCode, body)
+	}
+}

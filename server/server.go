@@ -109,7 +109,6 @@ func (s *Server) routes() chi.Router {
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusMethodNotAllowed)
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "Method not allowed.", RequestID: reqState(r).id})
 	})
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -4,7 +4,6 @@ package memory
 
 import (
 	"context"
-	"sort"
 	"sync"
 	"time"
 
@@ -219,13 +218,7 @@ func (b *Bus) Snapshot(ctx context.Context, k hub.Key) (hub.Snapshot, error) {
 	for _, e := range r.members {
 		s.Members = append(s.Members, e.m)
 	}
-	sort.Slice(s.Members, func(i, j int) bool {
-		a, c := s.Members[i], s.Members[j]
-		if a.JoinedAt != c.JoinedAt {
-			return a.JoinedAt < c.JoinedAt
-		}
-		return a.UID < c.UID
-	})
+	hub.SortMembers(s.Members)
 	return s, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,47 +15,16 @@ import (
 
 	"roomhub"
 	"roomhub/hub"
+	"roomhub/hub/hubtest"
 	"roomhub/hub/redisbus"
 )
-
-// store is a shared member table standing in for the cluster's database.
-type store struct {
-	mu sync.Mutex
-	m  map[string]roomhub.Member
-}
-
-func skey(org int64, room string, uid uint32) string { return fmt.Sprint(org, room, uid) }
-
-func (s *store) PutMember(_ context.Context, m roomhub.Member) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.m[skey(m.OrgID, m.Room, m.UID)]
-	s.m[skey(m.OrgID, m.Room, m.UID)] = m
-	return !ok, nil
-}
-func (s *store) GetMember(_ context.Context, org int64, room string, uid uint32) (roomhub.Member, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.m[skey(org, room, uid)]
-	if !ok {
-		return m, roomhub.Errorf(roomhub.ENOTFOUND, "no member")
-	}
-	return m, nil
-}
-func (s *store) DeleteMember(_ context.Context, org int64, room string, uid uint32) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.m[skey(org, room, uid)]
-	delete(s.m, skey(org, room, uid))
-	return ok, nil
-}
 
 type node struct {
 	n   *hub.Node
 	srv *httptest.Server
 }
 
-func startNode(t *testing.T, p, id string, st *store) *node {
+func startNode(t *testing.T, p, id string, st *hubtest.MemberStore) *node {
 	b := redisbus.New(client(t), p, id, nil)
 	n := hub.NewNode(hub.Config{NodeID: id, PingInterval: time.Hour}, b, st, nil, nil, nil)
 	n.Start()
@@ -113,7 +81,7 @@ func read(t *testing.T, ws *websocket.Conn) frame {
 // TestNodesShareRooms: members on three nodes sharing one Redis see every
 // join exactly once, in seq order, and each other's signals.
 func TestNodesShareRooms(t *testing.T) {
-	p, st := prefix(t), &store{m: map[string]roomhub.Member{}}
+	p, st := prefix(t), hubtest.NewMemberStore()
 	nodes := []*node{startNode(t, p, "a", st), startNode(t, p, "b", st), startNode(t, p, "c", st)}
 	ctx := context.Background()
 	const members = 12
@@ -153,7 +121,7 @@ func TestNodesShareRooms(t *testing.T) {
 // TestLostEventsResynchronise: when a room's sequence jumps (messages lost
 // while the subscription was down), every socket gets a fresh snapshot.
 func TestLostEventsResynchronise(t *testing.T) {
-	p, st := prefix(t), &store{m: map[string]roomhub.Member{}}
+	p, st := prefix(t), hubtest.NewMemberStore()
 	a := startNode(t, p, "a", st)
 	ctx := context.Background()
 	a.n.Join(ctx, roomhub.Member{OrgID: 1, Room: "r", UID: 1, Name: "Ada", JoinedAt: time.Now()})

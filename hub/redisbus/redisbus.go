@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,13 +219,7 @@ func (b *Bus) Snapshot(ctx context.Context, k hub.Key) (hub.Snapshot, error) {
 			s.Members = append(s.Members, m)
 		}
 	}
-	sort.Slice(s.Members, func(i, j int) bool {
-		a, c := s.Members[i], s.Members[j]
-		if a.JoinedAt != c.JoinedAt {
-			return a.JoinedAt < c.JoinedAt
-		}
-		return a.UID < c.UID
-	})
+	hub.SortMembers(s.Members)
 	return s, nil
 }
 
