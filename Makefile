@@ -36,6 +36,8 @@ FUZZTIME ?= 30s
 fuzz:
 	@for f in FuzzValidateRoom FuzzNormalizeName FuzzParseUID; do \
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
+	@for f in FuzzClientIP FuzzHostAllowed FuzzReadMember; do \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./server/ || exit 1; done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./agora/ ./hub/...
