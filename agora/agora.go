@@ -24,6 +24,7 @@ type Minter struct {
 	TTL         time.Duration
 	DefaultOrg  int64 // its rooms map to Agora channels of the same name
 	Now         func() time.Time
+	pools       pools
 }
 
 // Configured reports whether tokens can be minted.
@@ -52,7 +53,7 @@ func (m *Minter) Mint(_ context.Context, org int64, room string, uid uint32) (hu
 	}
 	ttl := uint32(m.TTL / time.Second)
 	now := m.now()
-	tok, err := build(m.AppID, m.Certificate, uint32(now.Unix()), newSalt(), ttl, publisherService(m.Channel(org, room), uid, ttl))
+	tok, err := m.pools.build(m.AppID, m.Certificate, uint32(now.Unix()), newSalt(), ttl, publisherService(m.Channel(org, room), uid, ttl))
 	if err != nil {
 		return hub.Token{}, &roomhub.Error{Code: roomhub.EINTERNAL, Message: "token minting failed", Err: err}
 	}

@@ -135,8 +135,9 @@ func TestBuildMatchesLibrary(t *testing.T) {
 		if ok, err := at.Parse(lib); !ok || err != nil {
 			t.Fatal(err)
 		}
+		var p pools
 		for i := 0; i < 3; i++ { // pooled state must not leak between tokens
-			got, err := build(appID, cert, at.IssueTs, at.Salt, tc.expire, publisherService(tc.channel, tc.uid, tc.expire))
+			got, err := p.build(appID, cert, at.IssueTs, at.Salt, tc.expire, publisherService(tc.channel, tc.uid, tc.expire))
 			if err != nil {
 				t.Fatal(err)
 			}

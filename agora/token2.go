@@ -22,9 +22,27 @@ import (
 // compression: any inflater reads stored blocks (RFC 1951), the token grows
 // by about 20 characters, and minting is some 100 times faster (BENCHMARKS.md).
 
-var zlibPool = sync.Pool{New: func() any { w, _ := zlib.NewWriterLevel(nil, zlib.NoCompression); return w }}
+// pools reuses compressors and buffers across tokens; a Minter owns one.
+type pools struct {
+	zw  sync.Pool
+	buf sync.Pool
+}
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+func (p *pools) writer() *zlib.Writer {
+	if w, ok := p.zw.Get().(*zlib.Writer); ok {
+		return w
+	}
+	w, _ := zlib.NewWriterLevel(nil, zlib.NoCompression)
+	return w
+}
+
+func (p *pools) buffer() *bytes.Buffer {
+	if b, ok := p.buf.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
 
 // publisherService is the RTC service with the publisher role's privileges,
 // as rtctokenbuilder.BuildTokenWithUid grants them.
@@ -38,10 +56,9 @@ func publisherService(channel string, uid uint32, expire uint32) *accesstoken.Se
 }
 
 // build returns the AccessToken2 ("007") for one RTC service.
-func build(appID, cert string, issueTs, salt, expire uint32, svc *accesstoken.ServiceRtc) (string, error) {
-	body := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(body)
-	body.Reset()
+func (p *pools) build(appID, cert string, issueTs, salt, expire uint32, svc *accesstoken.ServiceRtc) (string, error) {
+	body := p.buffer()
+	defer p.buf.Put(body)
 	putString(body, appID)
 	putUint32(body, issueTs)
 	putUint32(body, expire)
@@ -64,20 +81,18 @@ func build(appID, cert string, issueTs, salt, expire uint32, svc *accesstoken.Se
 	h.Write(body.Bytes())
 	sig := h.Sum(nil)
 
-	content := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(content)
-	content.Reset()
+	content := p.buffer()
+	defer p.buf.Put(content)
 	putString(content, string(sig))
 	content.Write(body.Bytes())
 
-	out := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(out)
-	out.Reset()
-	zw := zlibPool.Get().(*zlib.Writer)
+	out := p.buffer()
+	defer p.buf.Put(out)
+	zw := p.writer()
 	zw.Reset(out)
 	zw.Write(content.Bytes())
 	err := zw.Close()
-	zlibPool.Put(zw)
+	p.zw.Put(zw)
 	if err != nil {
 		return "", err
 	}
