@@ -6,7 +6,7 @@ GO    ?= go
 BIN   := bin/roomhub
 PKGS  := ./...
 
-.PHONY: all build run test test-deps vet fuzz bench vendor-ui clean
+.PHONY: all build run test test-deps vet fuzz bench bench-load bench-cluster vendor-ui clean
 
 all: build
 
@@ -41,6 +41,21 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./agora/ ./hub/...
+
+# Load harness (cmd/roomhub-bench): real node processes, real WebSocket
+# members over loopback; prints one JSON line (see BENCHMARKS.md).
+BENCH_MEMBERS  ?= 10000
+BENCH_ROOMS    ?= 50
+BENCH_ADMIN_DB ?= postgres://roomhub:roomhub@127.0.0.1:5432/roomhub_test?sslmode=disable
+BENCH_REDIS    ?= redis://127.0.0.1:6379/15
+
+bench-load: build
+	$(GO) run ./cmd/roomhub-bench -bin $(BIN) -nodes 1 -members $(BENCH_MEMBERS) -rooms $(BENCH_ROOMS)
+
+bench-cluster: build
+	./scripts/test-deps.sh
+	$(GO) run ./cmd/roomhub-bench -bin $(BIN) -nodes 3 -members 5000 -rooms 50 \
+	  -redis '$(BENCH_REDIS)' -db '$(BENCH_ADMIN_DB)'
 
 vendor-ui:
 	./ui/vendor.sh
