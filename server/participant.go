@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -283,7 +284,11 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.security(r, "websocket_refused", "origin", r.Header.Get("Origin"), "err", err.Error())
 		return
 	}
-	s.node.Serve(r.Context(), ws, hub.Key{Org: st.org.ID, Room: room}, grant.UID)
+	// The socket lives in a goroutine of its own and the handler returns:
+	// the handler's deep stack (middleware, router) and the request it
+	// holds would otherwise stay pinned for the socket's whole life, about
+	// 40 KiB per connected member (BENCHMARKS.md).
+	go s.node.Serve(context.Background(), ws, hub.Key{Org: st.org.ID, Room: room}, grant.UID)
 }
 
 // originPatterns are the origins allowed besides this host: the CORS ones.

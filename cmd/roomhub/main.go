@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -239,6 +240,9 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	go sweepSessions(ctx, st, log)
+	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
+		go servePprof(addr, log)
+	}
 
 	hs := &http.Server{
 		Addr:              cfg.Addr,
@@ -343,4 +347,19 @@ func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) 
 		return sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
 	}
 	return sqlstore.OpenSQLite(ctx, cfg.DataDir)
+}
+
+// servePprof serves the Go profiler on its own listener, for measuring (see
+// BENCHMARKS.md); never on the public port. Bind it to loopback.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Warn("profiler listening", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("profiler stopped", "err", err)
+	}
 }
