@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT, default 10s
 	NodeHeartbeat     time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
 	NodeTTL           time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
+	PprofAddr         string        // PPROF_ADDR: optional loopback listener for the Go profiler
 	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
 	DatabaseURL       string        // DATABASE_URL: postgres://... for PostgreSQL
 }
@@ -108,6 +110,13 @@ func Load(getenv func(string) string) (Config, error) {
 			return def
 		}
 		return n
+	}
+	c.PprofAddr = strings.TrimSpace(getenv("PPROF_ADDR"))
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() {
+			probs = append(probs, Problem{"PPROF_ADDR", "must be a loopback address with a port, like 127.0.0.1:6060: the profiler is never public"})
+		}
 	}
 	c.RedisURL = strings.TrimSpace(getenv("REDIS_URL"))
 	c.DatabaseURL = strings.TrimSpace(getenv("DATABASE_URL"))

@@ -31,6 +31,7 @@ func TestProductionRefusesInsecureSettings(t *testing.T) {
 		{"bad ttl", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_TOKEN_TTL": "30s"}, "AGORA_TOKEN_TTL"},
 		{"bad proxy", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
 		{"bad cors", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "CORS_ALLOWED_ORIGINS": "app.example.com"}, "CORS_ALLOWED_ORIGINS"},
+		{"public profiler", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "PPROF_ADDR": "0.0.0.0:6060"}, "PPROF_ADDR"},
 		{"bad redis url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "REDIS_URL": "localhost:6379"}, "REDIS_URL"},
 		{"bad database url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
 		{"node ttl below two heartbeats", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "NODE_HEARTBEAT": "5s", "NODE_TTL": "6s"}, "NODE_TTL"},

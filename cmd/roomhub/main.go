@@ -240,8 +240,8 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	go sweepSessions(ctx, st, log)
-	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
-		go servePprof(addr, log)
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, log)
 	}
 
 	hs := &http.Server{
