@@ -277,7 +277,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "Join the room from the lobby first."))
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.originPatterns()})
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: s.originPatterns()})
 	if err != nil {
 		// Accept has answered (403 for a foreign Origin, 400 for a bad
 		// handshake).

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"roomhub"
 )
 
 func itoa(u uint32) string { return strconv.FormatUint(uint64(u), 10) }
@@ -99,4 +101,33 @@ func TestWebSocketRefusals(t *testing.T) {
 			t.Fatalf("invalid room: %v", res)
 		}
 	})
+}
+
+// TestLargeFramesThroughSmallBuffers: frames larger than the socket buffers
+// (a snapshot of 120 members is about 6 KiB, a 4 KiB signal) arrive whole,
+// both ways.
+func TestLargeFramesThroughSmallBuffers(t *testing.T) {
+	a := newApp(t)
+	for uid := uint32(1); uid <= 120; uid++ {
+		m := roomhub.Member{OrgID: 1, Room: "big", UID: uid, Name: "Member number " + itoa(uid), SessionID: "s", JoinedAt: a.clk.Now()}
+		if err := a.node.Join(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := a.browser("")
+	u.enter("big", "Latecomer")
+	ws, _, err := u.socket("big", a.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if snap := readFrame(t, ws); len(snap["members"].([]any)) != 121 {
+		t.Fatalf("snapshot has %d members", len(snap["members"].([]any)))
+	}
+	text := strings.Repeat("x", 4000)
+	ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"signal","data":{"kind":"chat","text":"`+text+`"}}`))
+	sig := readFrame(t, ws)
+	if sig["type"] != "signal" || sig["data"].(map[string]any)["text"] != text {
+		t.Fatalf("large signal came back as %v", sig["type"])
+	}
 }
