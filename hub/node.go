@@ -22,7 +22,6 @@ type Config struct {
 	ReapInterval      time.Duration // how often expired members are looked for
 	PingInterval      time.Duration // server ping period
 	PingTimeout       time.Duration // a pong must arrive within this
-	WriteTimeout      time.Duration // one frame write; a slower peer is dropped
 	SendQueue         int           // frames queued per socket before it counts as a slow reader
 	MaxFrameBytes     int64         // largest client frame accepted
 	MaxSignalBytes    int           // largest signal data object
@@ -39,7 +38,6 @@ const (
 	DefaultReapInterval      = time.Second
 	DefaultPingInterval      = 20 * time.Second
 	DefaultPingTimeout       = 10 * time.Second
-	DefaultWriteTimeout      = 5 * time.Second
 	DefaultSendQueue         = 256
 	DefaultMaxFrameBytes     = 8 << 10
 	DefaultMaxSignalBytes    = 4 << 10
@@ -61,7 +59,6 @@ func (c *Config) setDefaults() {
 	set(&c.ReapInterval, DefaultReapInterval)
 	set(&c.PingInterval, DefaultPingInterval)
 	set(&c.PingTimeout, DefaultPingTimeout)
-	set(&c.WriteTimeout, DefaultWriteTimeout)
 	set(&c.HeartbeatInterval, DefaultHeartbeatInterval)
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
