@@ -211,7 +211,9 @@ func (c *conn) flush() {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
 			c.writing = false
-			closing, code, reason := c.closing, c.code, c.reason
+			// done: the connection was already cut (slow reader, failed
+			// write), so there is no closing handshake to send.
+			closing, code, reason := c.closing && !c.done, c.code, c.reason
 			c.mu.Unlock()
 			if closing {
 				c.ws.Close(code, reason)
