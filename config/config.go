@@ -32,6 +32,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT, default 10s
 	NodeHeartbeat     time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
 	NodeTTL           time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
+	MetricsAddr       string        // METRICS_ADDR: Prometheus listener, default 127.0.0.1:9464; "off" disables
 	PprofAddr         string        // PPROF_ADDR: optional loopback listener for the Go profiler
 	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
 	DatabaseURL       string        // DATABASE_URL: postgres://... for PostgreSQL
@@ -110,6 +111,12 @@ func Load(getenv func(string) string) (Config, error) {
 			return def
 		}
 		return n
+	}
+	c.MetricsAddr = or(getenv("METRICS_ADDR"), "127.0.0.1:9464")
+	if c.MetricsAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			probs = append(probs, Problem{"METRICS_ADDR", fmt.Sprintf("%q is not host:port (or off)", c.MetricsAddr)})
+		}
 	}
 	c.PprofAddr = strings.TrimSpace(getenv("PPROF_ADDR"))
 	if c.PprofAddr != "" {

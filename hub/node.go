@@ -108,8 +108,28 @@ type MemberStore interface {
 // Stats are a node's counters, read with atomic loads.
 type Stats struct {
 	Conns     atomic.Int64 // sockets open
+	Accepted  atomic.Int64 // sockets accepted, ever
 	Delivered atomic.Int64 // frames written to sockets
 	SlowDrops atomic.Int64 // sockets closed for not reading
+	Joins     atomic.Int64 // members joined through this node
+	Reaped    atomic.Int64 // members removed by this node's reaper
+	ReapRuns  atomic.Int64 // reaper passes completed
+	// Leaves counts members that left through this node, by reason, in the
+	// order of LeaveReasons.
+	Leaves [5]atomic.Int64
+}
+
+// LeaveReasons lists the leave reasons in the order of Stats.Leaves.
+func LeaveReasons() [5]string {
+	return [5]string{ReasonLeft, ReasonDisconnected, ReasonKicked, ReasonExpired, ReasonClosed}
+}
+
+func (s *Stats) left(reason string) {
+	for i, r := range LeaveReasons() {
+		if r == reason {
+			s.Leaves[i].Add(1)
+		}
+	}
 }
 
 // Node is one Roomhub process's share of the hub: it keeps members and their
@@ -202,7 +222,10 @@ func (n *Node) reap() {
 	if err != nil {
 		n.log.Error("reap failed", "err", err)
 	}
+	n.Stats.ReapRuns.Add(1)
+	n.Stats.Reaped.Add(int64(len(reaped)))
 	for _, r := range reaped {
+		n.Stats.left(r.Reason)
 		if _, err := n.store.DeleteMember(ctx, r.Room.Org, r.Room.Room, r.UID); err != nil {
 			n.log.Error("reaped member not deleted from store", "room", r.Room.String(), "uid", r.UID, "err", err)
 		}
@@ -236,6 +259,7 @@ func (n *Node) Join(ctx context.Context, m roomhub.Member) error {
 		}
 		return err
 	}
+	n.Stats.Joins.Add(1)
 	return nil
 }
 
@@ -245,6 +269,9 @@ func (n *Node) Leave(ctx context.Context, k Key, uid uint32, reason string) (boo
 	_, left, err := n.bus.Leave(ctx, k, uid, reason)
 	if err != nil {
 		return false, roomhub.Unavailable("the event bus", err)
+	}
+	if left {
+		n.Stats.left(reason)
 	}
 	deleted, err := n.store.DeleteMember(ctx, k.Org, k.Room, uid)
 	if err != nil {
@@ -305,6 +332,7 @@ func (n *Node) attach(ctx context.Context, c *conn) error {
 	lr.publish()
 	n.conns.Add(1)
 	n.Stats.Conns.Add(1)
+	n.Stats.Accepted.Add(1)
 	return nil
 }
 

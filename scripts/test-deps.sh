@@ -6,7 +6,8 @@
 #     owning the database roomhub_test, for the store tests
 #     (ROOMHUB_TEST_DATABASE_URL defaults to that database);
 #   - Redis on 127.0.0.1:6379, for the Redis bus tests;
-#   - Chromium, for the browser tests (chromedp drives it).
+#   - Chromium, for the browser tests (chromedp drives it);
+#   - promtool (Debian package prometheus), for the metrics checks.
 # A server already answering on either port is reused as it is.
 set -euo pipefail
 
@@ -154,3 +155,11 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 command -v chromium >/dev/null 2>&1 || die "chromium is not on PATH after installing it"
 say "chromium: $(chromium --version 2>/dev/null | head -1)"
+
+# promtool (Debian package prometheus), for the metrics checks. Only the
+# tool is used; the package's own server is not started.
+if ! command -v promtool >/dev/null 2>&1; then
+  apt_install prometheus
+fi
+command -v promtool >/dev/null 2>&1 || die "promtool is not on PATH after installing prometheus"
+say "promtool: $(promtool --version 2>&1 | head -1)"

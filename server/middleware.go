@@ -50,6 +50,7 @@ func (s *Server) begin(next http.Handler) http.Handler {
 			if route != nil {
 				pattern = route.RoutePattern()
 			}
+			s.obs.Request(pattern, r.Method, ww.Status(), time.Since(start))
 			s.log.Info("request", "request_id", st.id, "method", r.Method, "path", r.URL.Path, "route", pattern,
 				"status", ww.Status(), "bytes", ww.BytesWritten(), "duration_ms", time.Since(start).Milliseconds(), "ip", st.ip.String())
 		}()
@@ -203,6 +204,7 @@ func bodyCSRF(contentType string, body []byte) string {
 // csrfFailure is the custom CSRF failure response: logged as a security
 // event, answered with a 403 that says what to do.
 func (s *Server) csrfFailure(w http.ResponseWriter, r *http.Request, why string) {
+	s.obs.CSRFFailure()
 	s.security(r, "csrf_failure", "reason", why, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 	s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "Security check failed (CSRF). Reload the page and try again."))
 }

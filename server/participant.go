@@ -66,6 +66,7 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
 	}
 	uid := newUID()
 	tok, err := s.minter.Mint(r.Context(), st.org.ID, room, uid)
+	s.obs.TokenMinted(err == nil)
 	if err != nil {
 		s.log.Error("token mint failed", "request_id", st.id, "err", err)
 		s.fail(w, r, roomhub.Unavailable("video token service", err))

@@ -36,6 +36,22 @@ type Limit struct {
 	Window   time.Duration
 }
 
+// Observer receives what the server measures; the metrics package
+// implements it. The zero Deps observe nothing.
+type Observer interface {
+	Request(route, method string, code int, d time.Duration)
+	RateLimited(limit string)
+	CSRFFailure()
+	TokenMinted(ok bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) Request(string, string, int, time.Duration) {}
+func (noObserver) RateLimited(string)                         {}
+func (noObserver) CSRFFailure()                               {}
+func (noObserver) TokenMinted(bool)                           {}
+
 // Deps are what the server is wired from; cmd/roomhub builds them.
 type Deps struct {
 	Config config.Config
@@ -50,6 +66,8 @@ type Deps struct {
 	LimitCounter func(name string, window time.Duration) httprate.LimitCounter
 	// Ready reports whether dependencies answer, for /readyz.
 	Ready func(ctx context.Context) error
+	// Observer receives request, rate-limit, CSRF and token measurements.
+	Observer Observer
 }
 
 // Server handles HTTP.
@@ -64,6 +82,7 @@ type Server struct {
 	cop        *http.CrossOriginProtection
 	counter    func(name string, window time.Duration) httprate.LimitCounter
 	ready      func(ctx context.Context) error
+	obs        Observer
 	defaultOrg roomhub.Org
 	router     chi.Router
 }
@@ -72,7 +91,10 @@ type Server struct {
 // so the store must be migrated.
 func New(ctx context.Context, d Deps) (*Server, error) {
 	s := &Server{cfg: d.Config, store: d.Store, node: d.Node, minter: d.Minter, ui: d.UI,
-		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready}
+		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready, obs: d.Observer}
+	if s.obs == nil {
+		s.obs = noObserver{}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -185,6 +207,7 @@ func (s *Server) limit(name string, l Limit) func(http.Handler) http.Handler {
 				w.Header().Set("Retry-After", strconv.Itoa(retry))
 			}
 			s.security(r, "rate_limited", "limit", name)
+			s.obs.RateLimited(name)
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{
 				"error":               "Too many requests. Please wait before trying again.",
 				"limit":               strconv.Itoa(l.Requests) + " per " + windowName(l.Window),

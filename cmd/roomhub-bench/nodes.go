@@ -68,7 +68,7 @@ func startNode(o options, b backing, dir string, i int) (*node, error) {
 	cmd := exec.Command(o.bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"DEBUG=true", "SECRET_KEY="+benchSecret, "ADDR="+addr,
-		"TRUSTED_PROXIES=127.0.0.1/32", "LOG_LEVEL=warn", "LOG_FILE=",
+		"TRUSTED_PROXIES=127.0.0.1/32", "LOG_LEVEL=warn", "LOG_FILE=", "METRICS_ADDR=off",
 		"MEMBER_GRACE=60s", "SHUTDOWN_TIMEOUT=5s",
 		"MAX_ROOM_MEMBERS="+strconv.Itoa(perRoom),
 		"MAX_ORG_ROOMS="+strconv.Itoa(o.rooms+o.samples+100),

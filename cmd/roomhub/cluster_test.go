@@ -202,7 +202,7 @@ func (c *cluster) start(i int) {
 	cmd := exec.Command(binary(t), "serve")
 	cmd.Env = append(os.Environ(), "DEBUG=true", "SECRET_KEY="+strongKey, "ADDR="+c.addrs[i],
 		"REDIS_URL=redis://"+c.redis+"/0", "DATABASE_URL="+c.dbURL, "DATA_DIR="+c.dataDir,
-		"TRUSTED_PROXIES=127.0.0.1/32", "MEMBER_GRACE=30s",
+		"TRUSTED_PROXIES=127.0.0.1/32", "MEMBER_GRACE=30s", "METRICS_ADDR=off",
 		"NODE_HEARTBEAT="+testHeartbeat.String(), "NODE_TTL="+testNodeTTL.String())
 	cmd.Stdout, cmd.Stderr = c.logs[i], c.logs[i]
 	if err := cmd.Start(); err != nil {

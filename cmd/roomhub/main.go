@@ -36,6 +36,7 @@ import (
 	"roomhub/hub/memory"
 	"roomhub/hub/redisbus"
 	"roomhub/logging"
+	"roomhub/metrics"
 	"roomhub/server"
 	"roomhub/store/sqlstore"
 	"roomhub/ui"
@@ -230,12 +231,16 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		Limits:            hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
 	}, bus, st, minter, clock.Real{}, log)
 	node.Start()
+	obs := metrics.New(node)
+	if cfg.MetricsAddr != "off" {
+		go serveMetrics(cfg.MetricsAddr, obs, log)
+	}
 	pages, err := ui.New()
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
 	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Node: node, Minter: minter, UI: pages, Log: log,
-		LimitCounter: counter, Ready: ready})
+		LimitCounter: counter, Ready: ready, Observer: obs})
 	if err != nil {
 		return err
 	}
@@ -347,6 +352,19 @@ func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) 
 		return sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
 	}
 	return sqlstore.OpenSQLite(ctx, cfg.DataDir)
+}
+
+// serveMetrics serves Prometheus metrics on their own listener, never on
+// the public port. A failure to listen is logged, not fatal: the service
+// matters more than its metrics.
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("metrics listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("metrics listener stopped", "addr", addr, "err", err)
+	}
 }
 
 // servePprof serves the Go profiler on its own listener, for measuring (see

@@ -83,8 +83,9 @@ func TestGracefulShutdown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	data := t.TempDir()
+	metricsAddr := freeAddr(t)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DEBUG=true", "ADDR="+addr, "DATA_DIR="+data, "SECRET_KEY="+strongKey)
+	cmd.Env = append(os.Environ(), "DEBUG=true", "ADDR="+addr, "DATA_DIR="+data, "SECRET_KEY="+strongKey, "METRICS_ADDR="+metricsAddr)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -116,6 +117,8 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, _, err := ws.Read(ctx); err != nil { // snapshot
 		t.Fatal(err)
 	}
+
+	checkMetrics(t, "http://"+metricsAddr+"/metrics")
 
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -177,4 +180,59 @@ func get(t *testing.T, c *http.Client, url string) string {
 		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
 	}
 	return string(b)
+}
+
+// checkMetrics scrapes a node that served one participant and checks what
+// an SRE relies on: the scrape passes `promtool check metrics`, requests are
+// labelled by route pattern, and the hub's figures are there.
+func checkMetrics(t *testing.T, url string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is not installed; run `make test-deps` (Debian package prometheus)")
+	}
+	var scrape string
+	for i := 0; i < 100; i++ { // the listener starts with the server
+		res, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			scrape = string(b)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`roomhub_http_requests_total\{code="200",method="POST",route="/create_member"\} 1`),
+		regexp.MustCompile(`roomhub_http_requests_total\{code="200",method="GET",route="/get_token"\} 1`),
+		regexp.MustCompile(`roomhub_http_request_duration_seconds_bucket\{method="GET",route="/get_token",le="`),
+		regexp.MustCompile(`(?m)^roomhub_websocket_connections 1$`),
+		regexp.MustCompile(`(?m)^roomhub_member_joins_total 1$`),
+		regexp.MustCompile(`roomhub_token_mints_total\{result="ok"\} 1`),
+		regexp.MustCompile(`roomhub_member_leaves_total\{reason="expired"\} 0`),
+		regexp.MustCompile(`(?m)^go_goroutines `),
+		regexp.MustCompile(`(?m)^process_resident_memory_bytes `),
+	} {
+		if !want.MatchString(scrape) {
+			t.Errorf("scrape lacks %s\n%s", want, grepLines(scrape, "roomhub_http_requests_total"))
+		}
+	}
+	if strings.Contains(scrape, "standup") {
+		t.Error("a room name became a label: unbounded cardinality")
+	}
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = strings.NewReader(scrape)
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

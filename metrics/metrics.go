@@ -1,0 +1,124 @@
+// Package metrics exposes Roomhub's Prometheus metrics on their own
+// registry, served on METRICS_ADDR and never on the public port.
+//
+// Cardinality: labels are route patterns (not raw paths), methods, status
+// codes, limit names and leave reasons — all bounded sets. Rooms and
+// organizations are never labels: they are unbounded and tenant-controlled;
+// per-room figures belong to the dashboard, not to Prometheus.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"roomhub/hub"
+)
+
+// Metrics holds the collectors the server reports to.
+type Metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	rateLimited *prometheus.CounterVec
+	csrf        prometheus.Counter
+	tokens      *prometheus.CounterVec
+}
+
+// New registers the runtime, process, HTTP and hub metrics. node may be nil
+// (then no hub metrics).
+func New(node *hub.Node) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomhub_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "roomhub_http_request_duration_seconds", Help: "HTTP request latency by route pattern and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomhub_rate_limited_total", Help: "Requests refused by a rate limit, by limit.",
+		}, []string{"limit"}),
+		csrf: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roomhub_csrf_failures_total", Help: "State-changing requests refused by the CSRF checks.",
+		}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomhub_token_mints_total", Help: "Agora token mint attempts by result (ok, failed).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requests, m.latency, m.rateLimited, m.csrf, m.tokens)
+	m.tokens.WithLabelValues("ok")
+	m.tokens.WithLabelValues("failed")
+	if node != nil {
+		registerHub(reg, node)
+	}
+	return m
+}
+
+func registerHub(reg *prometheus.Registry, n *hub.Node) {
+	counter := func(name, help string, f func() int64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f()) }))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "roomhub_websocket_connections", Help: "WebSocket connections open on this node.",
+	}, func() float64 { return float64(n.Stats.Conns.Load()) }))
+	counter("roomhub_websocket_accepted_total", "WebSocket connections accepted by this node.", n.Stats.Accepted.Load)
+	counter("roomhub_events_delivered_total", "Frames written to sockets by this node.", n.Stats.Delivered.Load)
+	counter("roomhub_send_queue_drops_total", "Sockets cut off because their send queue filled (slow readers).", n.Stats.SlowDrops.Load)
+	counter("roomhub_member_joins_total", "Members joined through this node.", n.Stats.Joins.Load)
+	counter("roomhub_reaper_runs_total", "Reaper passes completed by this node.", n.Stats.ReapRuns.Load)
+	counter("roomhub_members_reaped_total", "Members removed by this node's reaper.", n.Stats.Reaped.Load)
+	leaves := prometheus.NewDesc("roomhub_member_leaves_total", "Members that left through this node, by reason.", []string{"reason"}, nil)
+	reg.MustRegister(leaveCollector{n: n, desc: leaves})
+}
+
+// leaveCollector reports hub.Stats.Leaves with a reason label.
+type leaveCollector struct {
+	n    *hub.Node
+	desc *prometheus.Desc
+}
+
+func (c leaveCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c leaveCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, reason := range hub.LeaveReasons() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.n.Stats.Leaves[i].Load()), reason)
+	}
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Request records one HTTP request.
+func (m *Metrics) Request(route, method string, code int, d time.Duration) {
+	if route == "" {
+		route = "unmatched" // bounded: raw paths never become labels
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// RateLimited records a request refused by the named limit.
+func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
+
+// CSRFFailure records a refused state-changing request.
+func (m *Metrics) CSRFFailure() { m.csrf.Inc() }
+
+// TokenMinted records a token mint attempt.
+func (m *Metrics) TokenMinted(ok bool) {
+	if ok {
+		m.tokens.WithLabelValues("ok").Inc()
+		return
+	}
+	m.tokens.WithLabelValues("failed").Inc()
+}
