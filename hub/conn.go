@@ -14,6 +14,13 @@ import (
 	"roomhub/clock"
 )
 
+// outFrame is a queued frame and when its event reached this node, for the
+// delivery-latency measurement.
+type outFrame struct {
+	frame []byte
+	at    time.Time
+}
+
 // conn is one member socket. Its only long-lived goroutine is the reader
 // (the HTTP handler's own); a writer goroutine exists only while frames are
 // queued, and pings run from a timer. That keeps an idle socket cheap.
@@ -30,8 +37,8 @@ type conn struct {
 	pending []Event // events that arrived before the snapshot
 	minSeq  uint64  // the snapshot's seq: older events are already in it
 	lastSeq uint64
-	queue   [][]byte
-	spare   [][]byte
+	queue   []outFrame
+	spare   []outFrame
 	writing bool
 	closing bool
 	code    websocket.StatusCode
@@ -99,11 +106,12 @@ func (c *conn) start(s Snapshot) {
 		return
 	}
 	c.ready, c.minSeq, c.lastSeq = true, s.Seq, s.Seq
-	c.push(SnapshotFrame(c.key.Room, s))
+	now := time.Now()
+	c.push(SnapshotFrame(c.key.Room, s), now)
 	for _, ev := range c.pending {
 		if ev.Seq > c.minSeq {
 			c.lastSeq = ev.Seq
-			c.push(ev.Frame)
+			c.push(ev.Frame, now)
 		}
 	}
 	c.pending = nil
@@ -131,8 +139,9 @@ func (c *conn) stop() {
 	c.queue, c.pending = nil, nil
 }
 
-// event queues a room event; called on the bus delivery path.
-func (c *conn) event(ev Event) {
+// event queues a room event that reached the node at at; called on the bus
+// delivery path.
+func (c *conn) event(ev Event, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing || c.done {
@@ -150,7 +159,7 @@ func (c *conn) event(ev Event) {
 		return
 	}
 	c.lastSeq = ev.Seq
-	c.push(ev.Frame)
+	c.push(ev.Frame, at)
 }
 
 // reply queues a frame that answers this socket alone (token, error). It
@@ -161,17 +170,17 @@ func (c *conn) reply(typ string, body []byte) {
 	if c.closing || c.done {
 		return
 	}
-	c.push(Render(c.key.Room, c.lastSeq, typ, body))
+	c.push(Render(c.key.Room, c.lastSeq, typ, body), time.Now())
 }
 
 // push queues a frame; c.mu held. A full queue means the peer is not
 // reading: it is cut off rather than allowed to hold the room back.
-func (c *conn) push(frame []byte) {
+func (c *conn) push(frame []byte, at time.Time) {
 	if len(c.queue) >= c.n.cfg.SendQueue {
 		c.slow()
 		return
 	}
-	c.queue = append(c.queue, frame)
+	c.queue = append(c.queue, outFrame{frame, at})
 	c.kick()
 }
 
@@ -223,13 +232,13 @@ func (c *conn) flush() {
 		batch := c.queue
 		c.queue = c.spare[:0]
 		c.mu.Unlock()
-		for i, f := range batch {
+		for i, out := range batch {
 			// No deadline per write: arming one (a timer and a context
 			// callback) cost a fifth of the CPU of a delivery. A write stuck
 			// on a peer that stopped reading ends when the connection is
 			// cut: when the send queue overflows (slow) or a ping goes
 			// unanswered (doPing), whichever comes first.
-			err := c.ws.Write(context.Background(), websocket.MessageText, f)
+			err := c.ws.Write(context.Background(), websocket.MessageText, out.frame)
 			if err != nil {
 				c.ws.CloseNow()
 				c.mu.Lock()
@@ -237,7 +246,10 @@ func (c *conn) flush() {
 				c.mu.Unlock()
 				return
 			}
-			batch[i] = nil
+			if c.n.observe != nil {
+				c.n.observe(time.Since(out.at))
+			}
+			batch[i] = outFrame{}
 		}
 		c.n.Stats.Delivered.Add(int64(len(batch)))
 		c.mu.Lock()

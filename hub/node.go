@@ -143,6 +143,10 @@ type Node struct {
 	log    *slog.Logger
 	Stats  Stats
 
+	// observe, if set, receives each frame's delivery latency: from the
+	// event reaching this node to its write on a socket.
+	observe func(time.Duration)
+
 	mu      sync.Mutex
 	rooms   map[Key]*localRoom
 	closing bool
@@ -182,6 +186,17 @@ func NewNode(cfg Config, bus Bus, store MemberStore, tokens Tokens, clk clock.Cl
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Node{cfg: cfg, bus: bus, store: store, tokens: tokens, clock: clk, log: log, rooms: make(map[Key]*localRoom)}
+}
+
+// ObserveDelivery sets a function that receives every frame's delivery
+// latency; call it before Start.
+func (n *Node) ObserveDelivery(f func(time.Duration)) { n.observe = f }
+
+// LocalRooms reports how many rooms have sockets on this node.
+func (n *Node) LocalRooms() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.rooms)
 }
 
 // Config returns the node's effective configuration.
@@ -378,8 +393,9 @@ func (n *Node) fanout(lr *localRoom, ev Event) {
 	if list == nil {
 		return
 	}
+	at := time.Now()
 	for _, c := range *list {
-		c.event(ev)
+		c.event(ev, at)
 		if ev.Type == TypeLeave && ev.UID == c.uid {
 			c.closeAfterFlush(leaveCode(ev.Reason), "you left the room: "+ev.Reason)
 		}

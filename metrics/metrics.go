@@ -8,6 +8,7 @@
 package metrics
 
 import (
+	"database/sql"
 	"net/http"
 	"strconv"
 	"time"
@@ -27,11 +28,21 @@ type Metrics struct {
 	rateLimited *prometheus.CounterVec
 	csrf        prometheus.Counter
 	tokens      *prometheus.CounterVec
+	delivery    prometheus.Histogram
 }
 
-// New registers the runtime, process, HTTP and hub metrics. node may be nil
-// (then no hub metrics).
-func New(node *hub.Node) *Metrics {
+// Sources are the parts whose figures are read at scrape time; nil ones are
+// left out.
+type Sources struct {
+	Node *hub.Node
+	Bus  interface {
+		Stats() (errors, reconnects int64)
+	} // a networked bus
+	Store interface{ DBStats() sql.DBStats }
+}
+
+// New registers the runtime, process, HTTP, hub, bus and store metrics.
+func New(src Sources) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		reg: reg,
@@ -56,10 +67,46 @@ func New(node *hub.Node) *Metrics {
 		m.requests, m.latency, m.rateLimited, m.csrf, m.tokens)
 	m.tokens.WithLabelValues("ok")
 	m.tokens.WithLabelValues("failed")
-	if node != nil {
-		registerHub(reg, node)
+	if src.Node != nil {
+		m.delivery = prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "roomhub_event_delivery_seconds",
+			Help:    "From a room event reaching this node to its write on a socket.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		})
+		reg.MustRegister(m.delivery)
+		src.Node.ObserveDelivery(func(d time.Duration) { m.delivery.Observe(d.Seconds()) })
+		registerHub(reg, src.Node)
+	}
+	if src.Bus != nil {
+		bus := src.Bus
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_bus_errors_total", Help: "Event bus (Redis) commands that failed."},
+				func() float64 { e, _ := bus.Stats(); return float64(e) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_bus_reconnects_total", Help: "Event bus subscription recoveries."},
+				func() float64 { _, r := bus.Stats(); return float64(r) }))
+	}
+	if src.Store != nil {
+		reg.MustRegister(storeCollector{src.Store,
+			prometheus.NewDesc("roomhub_store_connections", "Database connections by state.", []string{"state"}, nil),
+			prometheus.NewDesc("roomhub_store_wait_total", "Queries that waited for a free database connection.", nil, nil)})
 	}
 	return m
+}
+
+// storeCollector reads the database pool's figures at scrape time.
+type storeCollector struct {
+	st    interface{ DBStats() sql.DBStats }
+	conns *prometheus.Desc
+	waits *prometheus.Desc
+}
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.conns; ch <- c.waits }
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.st.DBStats()
+	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(s.InUse), "in_use")
+	ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(s.Idle), "idle")
+	ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(s.WaitCount))
 }
 
 func registerHub(reg *prometheus.Registry, n *hub.Node) {
@@ -70,6 +117,9 @@ func registerHub(reg *prometheus.Registry, n *hub.Node) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "roomhub_websocket_connections", Help: "WebSocket connections open on this node.",
 	}, func() float64 { return float64(n.Stats.Conns.Load()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "roomhub_rooms_local", Help: "Rooms with sockets on this node.",
+	}, func() float64 { return float64(n.LocalRooms()) }))
 	counter("roomhub_websocket_accepted_total", "WebSocket connections accepted by this node.", n.Stats.Accepted.Load)
 	counter("roomhub_events_delivered_total", "Frames written to sockets by this node.", n.Stats.Delivered.Load)
 	counter("roomhub_send_queue_drops_total", "Sockets cut off because their send queue filled (slow readers).", n.Stats.SlowDrops.Load)

@@ -92,6 +92,7 @@ type cluster struct {
 	dbURL   string
 	nodes   []*exec.Cmd
 	addrs   []string
+	metrics []string
 	logs    []*syncBuffer
 	dataDir string
 }
@@ -175,6 +176,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	})
 	for i := 0; i < n; i++ {
 		c.addrs = append(c.addrs, freeAddr(t))
+		c.metrics = append(c.metrics, freeAddr(t))
 		c.nodes = append(c.nodes, nil)
 		c.logs = append(c.logs, &syncBuffer{})
 		c.start(i)
@@ -202,7 +204,7 @@ func (c *cluster) start(i int) {
 	cmd := exec.Command(binary(t), "serve")
 	cmd.Env = append(os.Environ(), "DEBUG=true", "SECRET_KEY="+strongKey, "ADDR="+c.addrs[i],
 		"REDIS_URL=redis://"+c.redis+"/0", "DATABASE_URL="+c.dbURL, "DATA_DIR="+c.dataDir,
-		"TRUSTED_PROXIES=127.0.0.1/32", "MEMBER_GRACE=30s", "METRICS_ADDR=off",
+		"TRUSTED_PROXIES=127.0.0.1/32", "MEMBER_GRACE=30s", "METRICS_ADDR="+c.metrics[i],
 		"NODE_HEARTBEAT="+testHeartbeat.String(), "NODE_TTL="+testNodeTTL.String())
 	cmd.Stdout, cmd.Stderr = c.logs[i], c.logs[i]
 	if err := cmd.Start(); err != nil {
@@ -502,6 +504,18 @@ func TestCluster(t *testing.T) {
 					t.Fatalf("participant %d got no fresh snapshot (closed: %v)", p.uid, closed)
 				}
 				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		// The outage shows in every node's metrics.
+		for i, addr := range c.metrics {
+			res, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				t.Fatalf("node %d metrics: %v", i, err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if !regexp.MustCompile(`(?m)^roomhub_bus_reconnects_total [1-9]`).Match(b) || !regexp.MustCompile(`(?m)^roomhub_bus_errors_total [1-9]`).Match(b) {
+				t.Errorf("node %d metrics do not show the Redis outage:\n%s", i, grepLines(string(b), "roomhub_bus_"))
 			}
 		}
 		for i, addr := range c.addrs {

@@ -231,7 +231,11 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		Limits:            hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
 	}, bus, st, minter, clock.Real{}, log)
 	node.Start()
-	obs := metrics.New(node)
+	src := metrics.Sources{Node: node, Store: st}
+	if rb, ok := bus.(*redisbus.Bus); ok {
+		src.Bus = rb
+	}
+	obs := metrics.New(src)
 	if cfg.MetricsAddr != "off" {
 		go serveMetrics(cfg.MetricsAddr, obs, log)
 	}

@@ -210,6 +210,9 @@ func checkMetrics(t *testing.T, url string) {
 		regexp.MustCompile(`(?m)^roomhub_member_joins_total 1$`),
 		regexp.MustCompile(`roomhub_token_mints_total\{result="ok"\} 1`),
 		regexp.MustCompile(`roomhub_member_leaves_total\{reason="expired"\} 0`),
+		regexp.MustCompile(`roomhub_event_delivery_seconds_count [1-9]`),
+		regexp.MustCompile(`(?m)^roomhub_rooms_local 1$`),
+		regexp.MustCompile(`roomhub_store_connections\{state="idle"\} `),
 		regexp.MustCompile(`(?m)^go_goroutines `),
 		regexp.MustCompile(`(?m)^process_resident_memory_bytes `),
 	} {

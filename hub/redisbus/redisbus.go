@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,7 +50,13 @@ type Bus struct {
 	// may have been lost meanwhile, so subscribers resynchronise.
 	onResubscribe func()
 	done          chan struct{}
+
+	errors     atomic.Int64 // Redis commands that failed
+	reconnects atomic.Int64 // pub/sub connection recoveries
 }
+
+// Stats reports failed Redis commands and pub/sub recoveries, for metrics.
+func (b *Bus) Stats() (errors, reconnects int64) { return b.errors.Load(), b.reconnects.Load() }
 
 var _ hub.Bus = (*Bus)(nil)
 
@@ -100,13 +107,15 @@ func meta(msg hub.Message) string {
 	return msg.Type + "\n" + strconv.FormatUint(uint64(msg.UID), 10) + "\n" + msg.Reason
 }
 
-func unavailable(err error) error {
+// unavailable maps a Redis failure to EUNAVAILABLE and counts it.
+func (b *Bus) unavailable(err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	b.errors.Add(1)
 	return roomhub.Unavailable("the event bus", err)
 }
 
@@ -114,7 +123,7 @@ func (b *Bus) Publish(ctx context.Context, k hub.Key, msg hub.Message) (hub.Even
 	head, tail := hub.RenderParts(k.Room, msg.Type, msg.Body)
 	seq, err := publishScript.Run(ctx, b.rdb, []string{b.key("seq", k)}, b.chanOf(k), meta(msg), head, tail).Int64()
 	if err != nil {
-		return hub.Event{}, unavailable(err)
+		return hub.Event{}, b.unavailable(err)
 	}
 	return event(k, uint64(seq), msg, head, tail), nil
 }
@@ -130,7 +139,7 @@ func (b *Bus) Join(ctx context.Context, k hub.Key, m hub.Member, lim hub.Limits)
 	for try := 0; try < joinRetries; try++ {
 		cur, err := b.rdb.HGet(ctx, keys[0], uidStr(m.UID)).Result()
 		if err != nil && err != redis.Nil {
-			return hub.Event{}, false, unavailable(err)
+			return hub.Event{}, false, b.unavailable(err)
 		}
 		want := m
 		if cur != "" {
@@ -149,7 +158,7 @@ func (b *Bus) Join(ctx context.Context, k hub.Key, m hub.Member, lim hub.Limits)
 			k.Room, roomID(k), m.JoinedAt, b.chanOf(k), meta(msg), head, tail).Int64()
 		switch {
 		case err != nil:
-			return hub.Event{}, false, unavailable(err)
+			return hub.Event{}, false, b.unavailable(err)
 		case seq == -1:
 			continue
 		case seq == -2:
@@ -167,7 +176,7 @@ func (b *Bus) Leave(ctx context.Context, k hub.Key, uid uint32, reason string) (
 	head, tail := hub.RenderParts(k.Room, msg.Type, msg.Body)
 	seq, err := leaveScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), k.Room, roomID(k), b.chanOf(k), meta(msg), head, tail).Int64()
 	if err != nil {
-		return hub.Event{}, false, unavailable(err)
+		return hub.Event{}, false, b.unavailable(err)
 	}
 	if seq == 0 {
 		return hub.Event{}, false, nil
@@ -178,7 +187,7 @@ func (b *Bus) Leave(ctx context.Context, k hub.Key, uid uint32, reason string) (
 func (b *Bus) Attach(ctx context.Context, k hub.Key, uid uint32) error {
 	ok, err := attachScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), b.node).Int64()
 	if err != nil {
-		return unavailable(err)
+		return b.unavailable(err)
 	}
 	if ok == 0 {
 		return hub.ErrNotMember
@@ -188,7 +197,7 @@ func (b *Bus) Attach(ctx context.Context, k hub.Key, uid uint32) error {
 
 func (b *Bus) Detach(ctx context.Context, k hub.Key, uid uint32, at time.Time) error {
 	_, err := detachScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), b.node, at.UnixMilli()).Int64()
-	return unavailable(err)
+	return b.unavailable(err)
 }
 
 func (b *Bus) Get(ctx context.Context, k hub.Key, uid uint32) (hub.Member, error) {
@@ -197,7 +206,7 @@ func (b *Bus) Get(ctx context.Context, k hub.Key, uid uint32) (hub.Member, error
 		return hub.Member{}, hub.ErrNotMember
 	}
 	if err != nil {
-		return hub.Member{}, unavailable(err)
+		return hub.Member{}, b.unavailable(err)
 	}
 	var m hub.Member
 	if err := json.Unmarshal([]byte(v), &m); err != nil {
@@ -209,7 +218,7 @@ func (b *Bus) Get(ctx context.Context, k hub.Key, uid uint32) (hub.Member, error
 func (b *Bus) Snapshot(ctx context.Context, k hub.Key) (hub.Snapshot, error) {
 	res, err := snapshotScript.Run(ctx, b.rdb, b.roomKeys(k)).StringSlice()
 	if err != nil {
-		return hub.Snapshot{}, unavailable(err)
+		return hub.Snapshot{}, b.unavailable(err)
 	}
 	seq, _ := strconv.ParseUint(res[0], 10, 64)
 	s := hub.Snapshot{Seq: seq, Members: make([]hub.Member, 0, len(res)-1)}
@@ -225,13 +234,13 @@ func (b *Bus) Snapshot(ctx context.Context, k hub.Key) (hub.Snapshot, error) {
 
 // Heartbeat marks this node alive as of now.
 func (b *Bus) Heartbeat(ctx context.Context, now time.Time) error {
-	return unavailable(b.rdb.ZAdd(ctx, b.prefix+"nodes", redis.Z{Score: float64(now.UnixMilli()), Member: b.node}).Err())
+	return b.unavailable(b.rdb.ZAdd(ctx, b.prefix+"nodes", redis.Z{Score: float64(now.UnixMilli()), Member: b.node}).Err())
 }
 
 func (b *Bus) Reap(ctx context.Context, now time.Time, grace time.Duration) ([]hub.Reaped, error) {
 	rooms, err := b.rdb.SMembers(ctx, b.prefix+"rooms").Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, b.unavailable(err)
 	}
 	var out []hub.Reaped
 	for _, id := range rooms {
@@ -249,7 +258,7 @@ func (b *Bus) Reap(ctx context.Context, now time.Time, grace time.Duration) ([]h
 		res, err := reapScript.Run(ctx, b.rdb, keys, now.UnixMilli(), grace.Milliseconds(), b.ttl.Milliseconds(),
 			k.Room, id, b.chanOf(k), head).StringSlice()
 		if err != nil {
-			return out, unavailable(err)
+			return out, b.unavailable(err)
 		}
 		for j := 0; j+1 < len(res); j += 2 {
 			uid, _ := strconv.ParseUint(res[j], 10, 32)

@@ -100,6 +100,7 @@ func (b *Bus) receive() {
 			f := b.onResubscribe
 			b.mu.Unlock()
 			if recovered {
+				b.reconnects.Add(1)
 				b.log.Info("event bus subscription restored")
 				if f != nil {
 					go f()

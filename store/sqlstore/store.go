@@ -51,6 +51,9 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 // Ping reports whether the database answers.
+// DBStats reports the connection pool's figures, for metrics.
+func (s *Store) DBStats() sql.DBStats { return s.db.Stats() }
+
 func (s *Store) Ping(ctx context.Context) error {
 	return s.fail(s.db.PingContext(ctx))
 }
