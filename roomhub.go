@@ -144,3 +144,19 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// Room is a room of an organization with its current member count.
+type Room struct {
+	Name      string
+	Members   int
+	CreatedAt time.Time
+}
+
+// Rooms lists an organization's rooms, for the server API and dashboard.
+type Rooms interface {
+	// ListRooms returns the organization's rooms that have members now,
+	// by name.
+	ListRooms(ctx context.Context, orgID int64) ([]Room, error)
+	// RoomExists reports whether the organization ever had the room.
+	RoomExists(ctx context.Context, orgID int64, room string) (bool, error)
+}

@@ -115,6 +115,7 @@ func openPostgresTest(t *testing.T, dsn string) *Store {
 func TestPostgres(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) roomhub.Store { return openPostgresTest(t, pgSchema(t)) })
+	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountStore { return openPostgresTest(t, pgSchema(t)) })
 }
 
 func TestPostgresPool(t *testing.T) {

@@ -384,6 +384,11 @@ func (s *Store) ListAudit(ctx context.Context, orgID int64, limit int) ([]roomhu
 		return nil, s.fail(err)
 	}
 	defer rows.Close()
+	return scanAudit(rows)
+}
+
+// scanAudit reads audit rows selected in qListAudit's column order.
+func scanAudit(rows *sql.Rows) ([]roomhub.AuditEntry, error) {
 	es := []roomhub.AuditEntry{}
 	for rows.Next() {
 		var e roomhub.AuditEntry
@@ -392,7 +397,7 @@ func (s *Store) ListAudit(ctx context.Context, orgID int64, limit int) ([]roomhu
 		err := rows.Scan(&e.ID, &e.OrgID, &at, &e.ActorID, &e.ActorName, &e.Action, &e.ObjectType, &e.ObjectID,
 			&e.Description, &e.IP, &e.UserAgent, &e.Path, &success, &extra)
 		if err != nil {
-			return nil, s.fail(err)
+			return nil, roomhub.Unavailable("database", err)
 		}
 		e.At = fromMillis(at)
 		e.Success = success != 0
@@ -404,7 +409,7 @@ func (s *Store) ListAudit(ctx context.Context, orgID int64, limit int) ([]roomhu
 		es = append(es, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fail(err)
+		return nil, roomhub.Unavailable("database", err)
 	}
 	return es, nil
 }
