@@ -3,9 +3,11 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +38,28 @@ type Config struct {
 	PprofAddr         string        // PPROF_ADDR: optional loopback listener for the Go profiler
 	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
 	DatabaseURL       string        // DATABASE_URL: postgres://... for PostgreSQL
+
+	MasterKey       string        // APP_MASTER_KEY: base64 of 32 bytes; encrypts stored secrets
+	APIKeySecret    string        // API_KEY_SECRET: HMAC key for API keys; differs from SECRET_KEY
+	PublicURL       string        // PUBLIC_URL: https://host as users reach it; links and SSO callbacks
+	LockoutLimit    int           // LOCKOUT_LIMIT: failed logins per (email, IP) before a lock, default 5
+	LockoutDuration time.Duration // LOCKOUT_DURATION: how long the lock lasts, default 1h
+	InviteTTL       time.Duration // INVITE_TTL: lifetime of invitation and reset links, default 72h
+
+	SSOOIDCIssuer       string // SSO_OIDC_ISSUER: generic OpenID Connect
+	SSOOIDCClientID     string // SSO_OIDC_CLIENT_ID
+	SSOOIDCClientSecret string // SSO_OIDC_CLIENT_SECRET
+	SSOGoogleClientID   string // SSO_GOOGLE_CLIENT_ID
+	SSOGoogleSecret     string // SSO_GOOGLE_CLIENT_SECRET
+	SSOGitHubClientID   string // SSO_GITHUB_CLIENT_ID
+	SSOGitHubSecret     string // SSO_GITHUB_CLIENT_SECRET
+	SSOAzureClientID    string // SSO_AZUREAD_CLIENT_ID: Microsoft Entra ID
+	SSOAzureSecret      string // SSO_AZUREAD_CLIENT_SECRET
+	SSOAzureTenant      string // SSO_AZUREAD_TENANT: tenant id, or "common"/"organizations"
 }
+
+// MinAPIKeySecretLen is the shortest API_KEY_SECRET accepted outside DEBUG.
+const MinAPIKeySecretLen = 32
 
 // MinSecretKeyLen is the shortest SECRET_KEY accepted outside DEBUG.
 const MinSecretKeyLen = 50
@@ -133,6 +156,43 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		probs = append(probs, Problem{"REDIS_URL", "must be a redis:// or rediss:// URL"})
 	}
+	c.MasterKey = strings.TrimSpace(getenv("APP_MASTER_KEY"))
+	c.APIKeySecret = strings.TrimSpace(getenv("API_KEY_SECRET"))
+	c.PublicURL = strings.TrimRight(strings.TrimSpace(getenv("PUBLIC_URL")), "/")
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			probs = append(probs, Problem{"PUBLIC_URL", fmt.Sprintf("%q is not a URL like https://meet.example.com", c.PublicURL)})
+		}
+	}
+	c.LockoutLimit = intVar("LOCKOUT_LIMIT", 5, 1, 100)
+	c.LockoutDuration = durVar("LOCKOUT_DURATION", time.Hour, time.Minute, 7*24*time.Hour)
+	c.InviteTTL = durVar("INVITE_TTL", 72*time.Hour, 10*time.Minute, 30*24*time.Hour)
+	c.SSOOIDCIssuer = strings.TrimSpace(getenv("SSO_OIDC_ISSUER"))
+	c.SSOOIDCClientID = strings.TrimSpace(getenv("SSO_OIDC_CLIENT_ID"))
+	c.SSOOIDCClientSecret = strings.TrimSpace(getenv("SSO_OIDC_CLIENT_SECRET"))
+	c.SSOGoogleClientID = strings.TrimSpace(getenv("SSO_GOOGLE_CLIENT_ID"))
+	c.SSOGoogleSecret = strings.TrimSpace(getenv("SSO_GOOGLE_CLIENT_SECRET"))
+	c.SSOGitHubClientID = strings.TrimSpace(getenv("SSO_GITHUB_CLIENT_ID"))
+	c.SSOGitHubSecret = strings.TrimSpace(getenv("SSO_GITHUB_CLIENT_SECRET"))
+	c.SSOAzureClientID = strings.TrimSpace(getenv("SSO_AZUREAD_CLIENT_ID"))
+	c.SSOAzureSecret = strings.TrimSpace(getenv("SSO_AZUREAD_CLIENT_SECRET"))
+	c.SSOAzureTenant = or(getenv("SSO_AZUREAD_TENANT"), "organizations")
+	for _, p := range [][3]string{
+		{"SSO_OIDC_CLIENT_ID", c.SSOOIDCClientID, c.SSOOIDCClientSecret},
+		{"SSO_GOOGLE_CLIENT_ID", c.SSOGoogleClientID, c.SSOGoogleSecret},
+		{"SSO_GITHUB_CLIENT_ID", c.SSOGitHubClientID, c.SSOGitHubSecret},
+		{"SSO_AZUREAD_CLIENT_ID", c.SSOAzureClientID, c.SSOAzureSecret},
+	} {
+		if (p[1] == "") != (p[2] == "") {
+			probs = append(probs, Problem{p[0], "the client id and its secret must be set together"})
+		}
+	}
+	if c.SSOOIDCClientID != "" && !strings.HasPrefix(c.SSOOIDCIssuer, "https://") && !strings.HasPrefix(c.SSOOIDCIssuer, "http://") {
+		probs = append(probs, Problem{"SSO_OIDC_ISSUER", "must be the provider's issuer URL when SSO_OIDC_CLIENT_ID is set"})
+	}
+	if c.SSOEnabled() && c.PublicURL == "" {
+		probs = append(probs, Problem{"PUBLIC_URL", "must be set when an SSO provider is enabled: it builds the callback URL"})
+	}
 	c.Debug = boolVar("DEBUG", false)
 	c.SecureSSLRedirect = boolVar("SECURE_SSL_REDIRECT", false)
 	hstsDefault := 31536000
@@ -197,6 +257,22 @@ func (c Config) Check() Error {
 	case insecureKey(c.SecretKey):
 		probs = append(probs, Problem{"SECRET_KEY", "is a placeholder or too repetitive to be secret"})
 	}
+	switch {
+	case c.MasterKey == "":
+		probs = append(probs, Problem{"APP_MASTER_KEY", "is not set; generate one with: bin/roomhub secrets generate-key"})
+	case !validMasterKey(c.MasterKey):
+		probs = append(probs, Problem{"APP_MASTER_KEY", "must be the base64 form of at least 32 random bytes (bin/roomhub secrets generate-key)"})
+	}
+	switch {
+	case c.APIKeySecret == "":
+		probs = append(probs, Problem{"API_KEY_SECRET", "is not set; generate one with: bin/roomhub secrets generate-key"})
+	case len(c.APIKeySecret) < MinAPIKeySecretLen:
+		probs = append(probs, Problem{"API_KEY_SECRET", fmt.Sprintf("is %d characters; at least %d are required", len(c.APIKeySecret), MinAPIKeySecretLen)})
+	case c.APIKeySecret == c.SecretKey:
+		probs = append(probs, Problem{"API_KEY_SECRET", "must differ from SECRET_KEY"})
+	case c.APIKeySecret == c.MasterKey:
+		probs = append(probs, Problem{"API_KEY_SECRET", "must differ from APP_MASTER_KEY"})
+	}
 	if len(c.AllowedHosts) == 0 {
 		probs = append(probs, Problem{"ALLOWED_HOSTS", "is empty; list the host names this server answers to"})
 	}
@@ -222,6 +298,22 @@ func insecureKey(k string) bool {
 		seen[r] = true
 	}
 	return len(seen) < 10
+}
+
+// SSOEnabled reports whether any SSO provider is configured.
+func (c Config) SSOEnabled() bool {
+	return c.SSOOIDCClientID != "" || c.SSOGoogleClientID != "" || c.SSOGitHubClientID != "" || c.SSOAzureClientID != ""
+}
+
+// validMasterKey reports whether k is the base64 form of at least 32 bytes
+// (256 bits); secrets generate-key prints 64.
+func validMasterKey(k string) bool {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(k); err == nil && len(b) >= 32 {
+			return true
+		}
+	}
+	return false
 }
 
 func list(s string) []string {

@@ -11,7 +11,25 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-const goodKey = "q8Jx3VbN0pLm7ZcR2tWy5KfH9sDg4AeU1oIi6QwE8rTy0uPl3kMn"
+const (
+	goodKey       = "q8Jx3VbN0pLm7ZcR2tWy5KfH9sDg4AeU1oIi6QwE8rTy0uPl3kMn"
+	goodMasterKey = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
+	goodAPISecret = "Zt4Lk9Qp2Wm7Xc5Vb8Nj3Hg6Fd1Sa0PoIuYtReWq"
+)
+
+// secrets fills the key variables a production config needs, unless the
+// case sets them (to "-" for unset).
+func secrets(m map[string]string) map[string]string {
+	for k, v := range map[string]string{"APP_MASTER_KEY": goodMasterKey, "API_KEY_SECRET": goodAPISecret} {
+		switch m[k] {
+		case "":
+			m[k] = v
+		case "-":
+			delete(m, k)
+		}
+	}
+	return m
+}
 
 func TestProductionRefusesInsecureSettings(t *testing.T) {
 	tests := []struct {
@@ -36,10 +54,20 @@ func TestProductionRefusesInsecureSettings(t *testing.T) {
 		{"bad database url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
 		{"node ttl below two heartbeats", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "NODE_HEARTBEAT": "5s", "NODE_TTL": "6s"}, "NODE_TTL"},
 		{"bad room limit", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "MAX_ROOM_MEMBERS": "0"}, "MAX_ROOM_MEMBERS"},
+		{"no master key", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "APP_MASTER_KEY": "-"}, "APP_MASTER_KEY"},
+		{"short master key", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "APP_MASTER_KEY": "c2hvcnQ="}, "APP_MASTER_KEY"},
+		{"no api key secret", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "API_KEY_SECRET": "-"}, "API_KEY_SECRET"},
+		{"api key secret is the secret key", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "API_KEY_SECRET": goodKey}, "API_KEY_SECRET"},
+		{"short api key secret", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "API_KEY_SECRET": "abc"}, "API_KEY_SECRET"},
+		{"lockout limit zero", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "LOCKOUT_LIMIT": "0"}, "LOCKOUT_LIMIT"},
+		{"sso id without secret", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "PUBLIC_URL": "https://h", "SSO_GOOGLE_CLIENT_ID": "x"}, "SSO_GOOGLE_CLIENT_ID"},
+		{"sso without public url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "SSO_GITHUB_CLIENT_ID": "x", "SSO_GITHUB_CLIENT_SECRET": "y"}, "PUBLIC_URL"},
+		{"oidc without issuer", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "PUBLIC_URL": "https://h", "SSO_OIDC_CLIENT_ID": "x", "SSO_OIDC_CLIENT_SECRET": "y"}, "SSO_OIDC_ISSUER"},
+		{"public url with path", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "PUBLIC_URL": "https://h/app"}, "PUBLIC_URL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load(env(tc.env))
+			_, err := Load(env(secrets(tc.env)))
 			if tc.bad == "" {
 				if err != nil {
 					t.Fatalf("unexpected error %v", err)
@@ -66,7 +94,10 @@ func TestDefaults(t *testing.T) {
 	if strings.Join(c.AllowedHosts, ",") != "localhost,127.0.0.1,[::1]" {
 		t.Fatalf("debug hosts %v", c.AllowedHosts)
 	}
-	c, _ = Load(env(map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "a.example, .b.example", "TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1", "MEMBER_GRACE": "30"}))
+	if c.LockoutLimit != 5 || c.LockoutDuration != time.Hour || c.InviteTTL != 72*time.Hour {
+		t.Fatalf("account defaults %+v", c)
+	}
+	c, _ = Load(env(secrets(map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "a.example, .b.example", "TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1", "MEMBER_GRACE": "30"})))
 	if c.HSTSSeconds != 31536000 || len(c.AllowedHosts) != 2 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.1/32" || c.MemberGrace != 30*time.Second {
 		t.Fatalf("parsed %+v", c)
 	}

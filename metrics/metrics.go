@@ -27,6 +27,9 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	rateLimited *prometheus.CounterVec
 	csrf        prometheus.Counter
+	loginFails  prometheus.Counter
+	lockouts    prometheus.Counter
+	crossOrg    prometheus.Counter
 	tokens      *prometheus.CounterVec
 	delivery    prometheus.Histogram
 }
@@ -56,6 +59,15 @@ func New(src Sources) *Metrics {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomhub_rate_limited_total", Help: "Requests refused by a rate limit, by limit.",
 		}, []string{"limit"}),
+		loginFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roomhub_login_failures_total", Help: "Failed dashboard sign-ins: wrong password, wrong second factor, refused SSO.",
+		}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roomhub_login_lockouts_total", Help: "(email, IP) pairs locked after too many failed sign-ins.",
+		}),
+		crossOrg: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roomhub_cross_org_attempts_total", Help: "Dashboard requests for an organization the user does not belong to.",
+		}),
 		csrf: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roomhub_csrf_failures_total", Help: "State-changing requests refused by the CSRF checks.",
 		}),
@@ -64,7 +76,7 @@ func New(src Sources) *Metrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.rateLimited, m.csrf, m.tokens)
+		m.requests, m.latency, m.rateLimited, m.csrf, m.tokens, m.loginFails, m.lockouts, m.crossOrg)
 	m.tokens.WithLabelValues("ok")
 	m.tokens.WithLabelValues("failed")
 	if src.Node != nil {
@@ -160,6 +172,15 @@ func (m *Metrics) Request(route, method string, code int, d time.Duration) {
 
 // RateLimited records a request refused by the named limit.
 func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
+
+// LoginFailed records a failed sign-in.
+func (m *Metrics) LoginFailed() { m.loginFails.Inc() }
+
+// Lockout records an (email, IP) pair being locked.
+func (m *Metrics) Lockout() { m.lockouts.Inc() }
+
+// CrossOrgAttempt records a request for another organization's dashboard.
+func (m *Metrics) CrossOrgAttempt() { m.crossOrg.Inc() }
 
 // CSRFFailure records a refused state-changing request.
 func (m *Metrics) CSRFFailure() { m.csrf.Inc() }

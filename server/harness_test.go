@@ -14,14 +14,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"roomhub"
+	"roomhub/account"
 	"roomhub/agora"
 	"roomhub/clock"
 	"roomhub/config"
 	"roomhub/hub"
 	"roomhub/hub/memory"
+	"roomhub/secret"
 	"roomhub/server"
+	"roomhub/sso"
 	"roomhub/store/sqlstore"
+	"roomhub/store/sqlstore/sqltest"
 	"roomhub/ui"
 )
 
@@ -32,47 +37,83 @@ const (
 
 // app is a whole Roomhub behind a real HTTP listener, on a real SQLite file.
 type app struct {
-	t     *testing.T
-	srv   *httptest.Server
-	store *sqlstore.Store
-	node  *hub.Node
-	clk   *clock.Fake
-	cfg   config.Config
+	t      *testing.T
+	srv    *httptest.Server
+	store  *sqlstore.Store
+	node   *hub.Node
+	clk    *clock.Fake
+	cfg    config.Config
+	box    *secret.Box
+	sso    *sso.SSO
+	router chi.Router
 }
+
+// Keys of the test configuration.
+const (
+	testMasterKey    = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
+	testAPIKeySecret = "api-key-secret-for-tests-0123456789abcdef"
+)
 
 func newApp(t *testing.T, mutate ...func(*config.Config)) *app {
 	t.Helper()
+	return newAppOn(t, "sqlite", mutate...)
+}
+
+// newAppOn is newApp on the named store kind (sqltest.Kinds).
+func newAppOn(t *testing.T, kind string, mutate ...func(*config.Config)) *app {
+	t.Helper()
+	return newAppWith(t, kind, nil, mutate...)
+}
+
+// newAppWith is newAppOn with single sign-on.
+func newAppWith(t *testing.T, kind string, signOn *sso.SSO, mutate ...func(*config.Config)) *app {
+	t.Helper()
 	cfg := config.Config{
-		SecretKey:     "k3y-for-tests-" + strings.Repeat("abcdefghij", 5),
-		Debug:         true,
-		AllowedHosts:  []string{"127.0.0.1", "localhost"},
-		AgoraTokenTTL: time.Hour,
-		HSTSSeconds:   31536000,
-		MemberGrace:   15 * time.Second,
+		SecretKey:       "k3y-for-tests-" + strings.Repeat("abcdefghij", 5),
+		Debug:           true,
+		AllowedHosts:    []string{"127.0.0.1", "localhost"},
+		AgoraTokenTTL:   time.Hour,
+		HSTSSeconds:     31536000,
+		MemberGrace:     15 * time.Second,
+		MasterKey:       testMasterKey,
+		APIKeySecret:    testAPIKeySecret,
+		LockoutLimit:    5,
+		LockoutDuration: time.Hour,
+		InviteTTL:       72 * time.Hour,
 	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqltest.Open(t, kind)
 	org, err := st.DefaultOrg(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Now())
+	a := &app{t: t, sso: signOn}
 	minter := &agora.Minter{AppID: cfg.AgoraAppID, Certificate: cfg.AgoraCertificate, TTL: cfg.AgoraTokenTTL, DefaultOrg: org.ID, Now: clk.Now}
+	box, err := secret.New(cfg.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := &agora.Tenants{Default: minter, Lookup: func(ctx context.Context, org int64) (agora.Credentials, bool, error) {
+		set, err := st.OrgSettings(ctx, org)
+		if err != nil || set.AgoraAppID == "" {
+			return agora.Credentials{}, false, err
+		}
+		cert, err := box.Open(set.AgoraCertificate, secret.AAD(roomhub.SealedSecret{Table: "org_settings", Column: "agora_certificate", ID: org}))
+		return agora.Credentials{AppID: set.AgoraAppID, Certificate: cert}, err == nil, err
+	}}
 	node := hub.NewNode(hub.Config{Grace: cfg.MemberGrace, PingInterval: time.Hour,
-		Limits: hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms}}, memory.New(), st, minter, clk, nil)
+		Limits: hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms}}, memory.New(), st, tokens, clk, nil)
 	node.Start()
 	pages, err := ui.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Node: node, Minter: minter, UI: pages, Clock: clk})
+	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, Node: node, Tokens: tokens,
+		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +124,8 @@ func newApp(t *testing.T, mutate ...func(*config.Config)) *app {
 		node.Shutdown(c)
 		hs.Close()
 	})
-	return &app{t: t, srv: hs, store: st, node: node, clk: clk, cfg: cfg}
+	a.srv, a.store, a.node, a.clk, a.cfg, a.box, a.router = hs, st, node, clk, cfg, box, s.Router()
+	return a
 }
 
 // user is one browser: its own cookie jar and CSRF token.

@@ -65,7 +65,12 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	uid := newUID()
-	tok, err := s.minter.Mint(r.Context(), st.org.ID, room, uid)
+	minter, err := s.tokens.For(r.Context(), st.org.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tok, err := minter.Mint(r.Context(), st.org.ID, room, uid)
 	s.obs.TokenMinted(err == nil)
 	if err != nil {
 		s.log.Error("token mint failed", "request_id", st.id, "err", err)
@@ -77,11 +82,11 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	resp := tokenResponse{Token: tok.Token, UID: uid, Channel: s.minter.Channel(st.org.ID, room), ExpiresAt: tok.ExpiresAt}
-	if s.minter.Configured() {
-		resp.AppID = &s.minter.AppID
+	resp := tokenResponse{Token: tok.Token, UID: uid, Channel: minter.Channel(st.org.ID, room), ExpiresAt: tok.ExpiresAt}
+	if minter.Configured() {
+		resp.AppID = &minter.AppID
 	}
-	s.log.Info("token generated", "event", "token_generated", "request_id", st.id, "org", st.org.ID, "room", room, "uid", uid, "video", s.minter.Configured())
+	s.log.Info("token generated", "event", "token_generated", "request_id", st.id, "org", st.org.ID, "room", room, "uid", uid, "video", minter.Configured())
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -160,6 +165,12 @@ func (s *Server) ownedMember(w http.ResponseWriter, r *http.Request, action stri
 	return p, sess, ok
 }
 
+// errNotYourMember answers any attempt on a member the session was not
+// issued: 404, like a member that does not exist, so the answer never
+// confirms that someone else's member (or another organization's room) is
+// there.
+var errNotYourMember = roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room for your session.")
+
 // owns checks that the session holds the grant for uid in room, logging and
 // auditing an attempt on someone else's member.
 func (s *Server) owns(w http.ResponseWriter, r *http.Request, action string, p parsed) (*roomhub.Session, bool) {
@@ -172,7 +183,7 @@ func (s *Server) owns(w http.ResponseWriter, r *http.Request, action string, p p
 	if _, ok := sess.Grant(st.org.ID, p.room, p.uid); !ok {
 		s.security(r, "unauthorized_member_access", "action", action, "org", st.org.ID, "room", p.room, "uid", p.uid)
 		s.audit(r, sess, action+".denied", p, false, "session does not hold this uid for this room")
-		s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "This member does not belong to your session."))
+		s.fail(w, r, errNotYourMember)
 		return nil, false
 	}
 	return sess, true
@@ -188,7 +199,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 	// cannot be ours: uids are drawn fresh) is never taken over.
 	if m, err := s.store.GetMember(r.Context(), st.org.ID, p.room, p.uid); err == nil && m.SessionID != sess.ID {
 		s.security(r, "unauthorized_member_access", "action", "member.create", "room", p.room, "uid", p.uid)
-		s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "This member does not belong to your session."))
+		s.fail(w, r, errNotYourMember)
 		return
 	} else if err != nil && roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
 		s.fail(w, r, err)
@@ -275,7 +286,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	grant, ok := sess.RoomGrant(st.org.ID, room)
 	if !ok {
 		s.security(r, "unauthorized_websocket", "org", st.org.ID, "room", room)
-		s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "Join the room from the lobby first."))
+		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Join the room from the lobby first."))
 		return
 	}
 	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: s.originPatterns()})

@@ -22,6 +22,8 @@ type state struct {
 	org   roomhub.Org
 	base  string // URL prefix of the org's participant routes
 	sess  *sessionState
+	user  *userState // dashboard session, once loaded
+	dash  dashState  // organization and role of a dashboard request
 }
 
 type stateKey struct{}

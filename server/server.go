@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -14,10 +15,13 @@ import (
 	"github.com/go-chi/httprate"
 
 	"roomhub"
+	"roomhub/account"
 	"roomhub/agora"
 	"roomhub/clock"
 	"roomhub/config"
 	"roomhub/hub"
+	"roomhub/secret"
+	"roomhub/sso"
 	"roomhub/ui"
 )
 
@@ -43,6 +47,9 @@ type Observer interface {
 	RateLimited(limit string)
 	CSRFFailure()
 	TokenMinted(ok bool)
+	LoginFailed()
+	Lockout()
+	CrossOrgAttempt()
 }
 
 type noObserver struct{}
@@ -51,16 +58,30 @@ func (noObserver) Request(string, string, int, time.Duration) {}
 func (noObserver) RateLimited(string)                         {}
 func (noObserver) CSRFFailure()                               {}
 func (noObserver) TokenMinted(bool)                           {}
+func (noObserver) LoginFailed()                               {}
+func (noObserver) Lockout()                                   {}
+func (noObserver) CrossOrgAttempt()                           {}
 
 // Deps are what the server is wired from; cmd/roomhub builds them.
 type Deps struct {
 	Config config.Config
 	Store  roomhub.Store
-	Node   *hub.Node
-	Minter *agora.Minter
-	UI     *ui.UI
-	Log    *slog.Logger
-	Clock  clock.Clock
+	// Accounts and Rooms are the dashboard's and the server API's state;
+	// the SQL store implements them next to Store.
+	Accounts roomhub.Accounts
+	Rooms    roomhub.Rooms
+	Node     *hub.Node
+	// Tokens mints Agora tokens with each organization's credentials.
+	Tokens *agora.Tenants
+	// Box seals and opens stored secrets (APP_MASTER_KEY).
+	Box *secret.Box
+	// Policy checks new passwords.
+	Policy *account.Policy
+	// SSO is nil when no provider is configured.
+	SSO   *sso.SSO
+	UI    *ui.UI
+	Log   *slog.Logger
+	Clock clock.Clock
 	// LimitCounter makes the counter behind the named rate limit; nil keeps
 	// counts in process (one node). A cluster passes a shared one.
 	LimitCounter func(name string, window time.Duration) httprate.LimitCounter
@@ -74,8 +95,14 @@ type Deps struct {
 type Server struct {
 	cfg        config.Config
 	store      roomhub.Store
+	accounts   roomhub.Accounts
+	rooms      roomhub.Rooms
 	node       *hub.Node
-	minter     *agora.Minter
+	tokens     *agora.Tenants
+	box        *secret.Box
+	policy     *account.Policy
+	hasher     *account.Hasher
+	sso        *sso.SSO
 	ui         *ui.UI
 	log        *slog.Logger
 	clock      clock.Clock
@@ -90,8 +117,13 @@ type Server struct {
 // New builds the server and its routes. It loads the default organization,
 // so the store must be migrated.
 func New(ctx context.Context, d Deps) (*Server, error) {
-	s := &Server{cfg: d.Config, store: d.Store, node: d.Node, minter: d.Minter, ui: d.UI,
+	s := &Server{cfg: d.Config, store: d.Store, accounts: d.Accounts, rooms: d.Rooms, node: d.Node, tokens: d.Tokens,
+		box: d.Box, policy: d.Policy, sso: d.SSO, ui: d.UI,
 		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready, obs: d.Observer}
+	if s.accounts == nil || s.rooms == nil || s.tokens == nil || s.box == nil || s.policy == nil {
+		return nil, errors.New("server: Accounts, Rooms, Tokens, Box and Policy are required")
+	}
+	s.hasher = account.NewHasher()
 	if s.obs == nil {
 		s.obs = noObserver{}
 	}
@@ -141,6 +173,55 @@ func (s *Server) routes() chi.Router {
 
 	// The participant routes, mounted twice: at "/" for the default
 	// organization, at "/o/{org}/" for the others.
+	// Accounts and the dashboard.
+	r.Group(func(r chi.Router) {
+		r.Use(s.csrf)
+		r.Get("/login", s.loginPage)
+		r.With(s.limit("login", LimitLogin)).Post("/login", s.login)
+		r.Get("/login/2fa", s.twoFactorPage)
+		r.With(s.limit("login", LimitLogin)).Post("/login/2fa", s.twoFactor)
+		r.Get("/2fa/enrol", s.enrolPage)
+		r.With(s.limit("login", LimitLogin)).Post("/2fa/enrol", s.enrol)
+		r.Post("/logout", s.logout)
+		r.With(s.requireUser).Post("/logout/all", s.logoutAll)
+		r.With(s.limit("login", LimitLogin)).Get("/auth/sso/{provider}", s.ssoBegin)
+		r.With(s.limit("login", LimitLogin)).Get("/auth/sso/{provider}/callback", s.ssoCallback)
+		r.With(s.limit("password_reset", LimitPasswordReset)).Get("/invite/{token}", s.invitePage)
+		r.With(s.limit("password_reset", LimitPasswordReset)).Post("/invite/{token}", s.acceptInvite)
+		r.With(s.limit("password_reset", LimitPasswordReset)).Get("/reset/{token}", s.resetPage)
+		r.With(s.limit("password_reset", LimitPasswordReset)).Post("/reset/{token}", s.reset)
+		r.Route("/dashboard", func(r chi.Router) {
+			r.Use(s.requireUser)
+			r.Get("/", s.dashHome)
+			r.Route("/{org}", func(r chi.Router) {
+				r.Use(s.withDashOrg)
+				r.Get("/", s.orgHome)
+				r.Get("/settings", s.settingsPage)
+				r.Get("/users", s.usersPage)
+				r.Get("/keys", s.keysPage)
+				r.Get("/audit", s.auditPage)
+				r.Get("/audit.csv", s.auditCSV)
+				r.Group(func(r chi.Router) {
+					r.Use(s.requireManage)
+					r.Post("/settings/agora", s.saveAgora)
+					r.Post("/settings/sso", s.saveSSO)
+					r.Post("/invitations", s.createInvitation)
+					r.Post("/invitations/{id}/revoke", s.revokeInvitation)
+					r.Post("/users/{id}/role", s.setRole)
+					r.Post("/users/{id}/remove", s.removeUser)
+					r.Post("/users/{id}/reset-2fa", s.resetTwoFactor)
+					r.Post("/users/{id}/reset-password", s.resetPasswordLink)
+					keyOps := s.limitBy("api_key_ops", LimitKeyOps, func(r *http.Request) string {
+						return strconv.FormatInt(reqState(r).user.user.ID, 10)
+					})
+					r.With(keyOps).Post("/keys", s.createKey)
+					r.With(keyOps).Post("/keys/{id}/revoke", s.revokeKey)
+				})
+			})
+		})
+	})
+	r.Mount("/api/v1", s.apiRoutes())
+
 	participant := s.participantRoutes()
 	r.Group(func(r chi.Router) {
 		r.Use(s.withDefaultOrg)
@@ -196,9 +277,14 @@ func (s *Server) withOrg(next http.Handler) http.Handler {
 // limit applies a per-client-IP rate limit. Over it: 429 with Retry-After
 // and a JSON body saying the limit and when to retry.
 func (s *Server) limit(name string, l Limit) func(http.Handler) http.Handler {
+	return s.limitBy(name, l, func(r *http.Request) string { return reqState(r).ip.String() })
+}
+
+// limitBy applies a rate limit counted per key(r): a user, an API key.
+func (s *Server) limitBy(name string, l Limit, key func(*http.Request) string) func(http.Handler) http.Handler {
 	opts := []httprate.Option{
 		httprate.WithKeyFuncs(func(r *http.Request) (string, error) {
-			return name + "|" + reqState(r).ip.String(), nil
+			return name + "|" + key(r), nil
 		}),
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 			retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
@@ -253,7 +339,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, code int, name str
 	p.CSRFToken = s.csrfToken(s.ensureCookie(w, r))
 	p.Base = st.base
 	p.OrgName = st.org.Name
-	p.VideoConfigured = s.minter.Configured()
+	if st.org.ID != 0 {
+		if m, err := s.tokens.For(r.Context(), st.org.ID); err == nil {
+			p.VideoConfigured = m.Configured()
+		}
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.ui.Render(w, code, name, p); err != nil {
 		s.log.Error("render failed", "page", name, "err", err)

@@ -78,7 +78,7 @@ func TestWebSocketRefusals(t *testing.T) {
 	})
 	t.Run("session without a uid in the room", func(t *testing.T) {
 		_, res, err := eve.socket("standup", a.srv.URL)
-		if err == nil || res == nil || res.StatusCode != 403 {
+		if err == nil || res == nil || res.StatusCode != 404 {
 			t.Fatalf("stranger WebSocket: err %v", err)
 		}
 	})

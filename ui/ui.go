@@ -24,6 +24,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"html/template"
@@ -53,13 +54,41 @@ const (
 	pageError = "error"
 )
 
-var pages = []string{pageLobby, pageRoom, pageError}
+// Dashboard and account pages.
+const (
+	PageLogin       = "login"
+	PageTwoFactor   = "twofactor"
+	PageEnrol       = "enrol"
+	PageBackupCodes = "backupcodes"
+	PageOrgs        = "orgs"
+	PageSettings    = "settings"
+	PageUsers       = "users"
+	PageKeys        = "keys"
+	PageAudit       = "audit"
+	PageInvite      = "invite"
+	PageReset       = "reset"
+)
+
+var pages = []string{pageLobby, pageRoom, pageError,
+	PageLogin, PageTwoFactor, PageEnrol, PageBackupCodes, PageOrgs, PageSettings, PageUsers, PageKeys, PageAudit, PageInvite, PageReset}
 
 // defaultTitles are used when Page.Title is empty.
 var defaultTitles = map[string]string{
 	pageLobby: "Join a room",
 	pageRoom:  "Room",
 	pageError: "Error",
+
+	PageLogin:       "Sign in",
+	PageTwoFactor:   "Two-factor authentication",
+	PageEnrol:       "Set up two-factor authentication",
+	PageBackupCodes: "Backup codes",
+	PageOrgs:        "Organizations",
+	PageSettings:    "Settings",
+	PageUsers:       "Users",
+	PageKeys:        "API keys",
+	PageAudit:       "Audit log",
+	PageInvite:      "Accept invitation",
+	PageReset:       "Choose a new password",
 }
 
 // Page is the data every page is rendered with.
@@ -79,6 +108,35 @@ type Page struct {
 	Title           string
 	// Error is shown by the "error" page.
 	Error *PageError
+
+	// Dashboard pages. User is the signed-in user (nil on participant
+	// pages); Org the organization being managed; Nav the current section.
+	User  *DashUser
+	Org   *DashOrg
+	Nav   string
+	Flash string // a one-line confirmation shown above the content
+	// FormError is a problem with the submitted form, shown next to it.
+	FormError string
+	// Data is the page's own content; each template documents its type.
+	Data any
+	// Fragment renders only the page's "main" block, for an htmx request
+	// that swaps the content area; the server decides (HX-Request).
+	Fragment bool
+}
+
+// DashUser is the signed-in dashboard user.
+type DashUser struct {
+	ID    int64
+	Email string
+	Name  string
+}
+
+// DashOrg is the organization a dashboard page manages and the viewer's role.
+type DashOrg struct {
+	Slug, Name string
+	Role       string
+	CanManage  bool // owner or admin: action buttons are shown
+	IsOwner    bool
 }
 
 // PageError describes the failure shown by the "error" page.
@@ -133,6 +191,8 @@ func New() (*UI, error) {
 	funcs := template.FuncMap{
 		"statusText":     statusText,
 		"genericMessage": genericMessage,
+		"when":           when,
+		"dataURI":        dataURI,
 	}
 	for _, name := range pages {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
@@ -229,7 +289,11 @@ func (u *UI) Render(w http.ResponseWriter, status int, page string, data Page) e
 			bufPool.Put(buf)
 		}
 	}()
-	if err := t.ExecuteTemplate(buf, "layout", data); err != nil {
+	block := "layout"
+	if data.Fragment {
+		block = "body"
+	}
+	if err := t.ExecuteTemplate(buf, block, data); err != nil {
 		return fmt.Errorf("ui: render %s: %w", page, err)
 	}
 
@@ -284,6 +348,20 @@ func staticName(p string) string {
 		return ""
 	}
 	return p
+}
+
+// when formats a time for tables: UTC, to the minute; "never" for zero.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// dataURI embeds a PNG (the TOTP QR code) in an <img>; the CSP allows data:
+// images only.
+func dataURI(png []byte) template.URL {
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
 }
 
 func statusText(code int) string {

@@ -19,6 +19,13 @@ import (
 // for one run on loopback.
 const benchSecret = "roomhub-bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
+// benchMasterKey and benchAPIKeySecret are shared the same way, so every
+// node reads the same stored secrets and API keys.
+const (
+	benchMasterKey    = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
+	benchAPIKeySecret = "roomhub-bench-api-key-secret-0123456789"
+)
+
 // node is one Roomhub process.
 type node struct {
 	cmd  *exec.Cmd
@@ -68,6 +75,7 @@ func startNode(o options, b backing, dir string, i int) (*node, error) {
 	cmd := exec.Command(o.bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"DEBUG=true", "SECRET_KEY="+benchSecret, "ADDR="+addr,
+		"APP_MASTER_KEY="+benchMasterKey, "API_KEY_SECRET="+benchAPIKeySecret,
 		"TRUSTED_PROXIES=127.0.0.1/32", "LOG_LEVEL=warn", "LOG_FILE=", "METRICS_ADDR=off",
 		"MEMBER_GRACE=60s", "SHUTDOWN_TIMEOUT=5s",
 		"MAX_ROOM_MEMBERS="+strconv.Itoa(perRoom),

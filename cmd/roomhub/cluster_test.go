@@ -202,7 +202,7 @@ const (
 func (c *cluster) start(i int) {
 	t := c.t
 	cmd := exec.Command(binary(t), "serve")
-	cmd.Env = append(os.Environ(), "DEBUG=true", "SECRET_KEY="+strongKey, "ADDR="+c.addrs[i],
+	cmd.Env = append(os.Environ(), "DEBUG=true", "SECRET_KEY="+strongKey, "APP_MASTER_KEY="+testMasterKey, "API_KEY_SECRET="+testAPIKeySecret, "ADDR="+c.addrs[i],
 		"REDIS_URL=redis://"+c.redis+"/0", "DATABASE_URL="+c.dbURL, "DATA_DIR="+c.dataDir,
 		"TRUSTED_PROXIES=127.0.0.1/32", "MEMBER_GRACE=30s", "METRICS_ADDR="+c.metrics[i],
 		"NODE_HEARTBEAT="+testHeartbeat.String(), "NODE_TTL="+testNodeTTL.String())

@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"roomhub"
+	"roomhub/account"
 	"roomhub/agora"
 	"roomhub/clock"
 	"roomhub/config"
@@ -37,7 +38,9 @@ import (
 	"roomhub/hub/redisbus"
 	"roomhub/logging"
 	"roomhub/metrics"
+	"roomhub/secret"
 	"roomhub/server"
+	"roomhub/sso"
 	"roomhub/store/sqlstore"
 	"roomhub/ui"
 )
@@ -50,6 +53,16 @@ const usage = `usage:
   roomhub [serve]               serve HTTP (the default)
   roomhub secrets validate      check the configuration is fit for production
   roomhub secrets generate-key  print a new random secret key
+  roomhub secrets rotate --old-key K --new-key K
+                                re-encrypt every stored secret under a new APP_MASTER_KEY
+  roomhub org create --slug S [--name N]
+  roomhub org verify-domain --org S --domain D
+                                let SSO users @D join organization S (if it allows it)
+  roomhub user create --org S --email E --role owner|admin|viewer
+                                print a one-time setup link
+  roomhub lock clear (--email E | --ip IP | --all)
+                                clear failed-login locks
+  roomhub sessions clear        sign out every dashboard and participant session
   roomhub healthcheck           exit 0 if the server on ADDR answers /healthz (for containers)
 `
 
@@ -66,6 +79,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case cmd == "secrets" && len(args) == 2 && args[1] == "generate-key":
 		fmt.Fprintln(stdout, generateKey())
 		return 0
+	case len(args) >= 2 && (cmd == "org" && (args[1] == "create" || args[1] == "verify-domain") ||
+		cmd == "user" && args[1] == "create" || cmd == "lock" && args[1] == "clear" ||
+		cmd == "sessions" && args[1] == "clear" || cmd == "secrets" && args[1] == "rotate"):
+		return admin(args, getenv, stdout, stderr)
 	case cmd == "healthcheck":
 		return healthcheck(getenv, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
@@ -127,6 +144,11 @@ func validate(getenv func(string) string, stdout, stderr io.Writer) int {
 	if debug, _ := strconv.ParseBool(strings.TrimSpace(getenv("DEBUG"))); debug {
 		probs = append(config.Error{{Var: "DEBUG", Message: "is true; production must run with DEBUG=false"}}, probs...)
 	}
+	if cfg.MasterKey != "" {
+		if box, err := secret.New(cfg.MasterKey); err != nil || box.Check() != nil {
+			probs = append(probs, config.Problem{Var: "APP_MASTER_KEY", Message: "cannot encrypt and decrypt"})
+		}
+	}
 	if !cfg.SecureSSLRedirect {
 		fmt.Fprintln(stdout, "note: SECURE_SSL_REDIRECT is off; turn it on unless a proxy redirects to HTTPS")
 	}
@@ -167,6 +189,13 @@ func serve(getenv func(string) string, stdout, stderr io.Writer) int {
 	}
 	if cfg.Debug {
 		log.Warn("DEBUG is on: cookies are not Secure and HSTS is off; never run production like this")
+	}
+	if cfg.MasterKey == "" || cfg.APIKeySecret == "" { // only reachable with DEBUG=true
+		if err := devKeys(&cfg); err != nil {
+			fmt.Fprintln(stderr, "roomhub:", err)
+			return 2
+		}
+		log.Warn("DEBUG is on and APP_MASTER_KEY or API_KEY_SECRET is unset: using development keys kept in DATA_DIR/" + devKeysFile)
 	}
 	if err := serveWith(cfg, log); err != nil {
 		log.Error("server stopped", "err", err)
@@ -224,12 +253,24 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		return fmt.Errorf("default organization: %w", err)
 	}
 	minter := &agora.Minter{AppID: cfg.AgoraAppID, Certificate: cfg.AgoraCertificate, TTL: cfg.AgoraTokenTTL, DefaultOrg: org.ID}
+	box, err := secret.New(cfg.MasterKey)
+	if err != nil {
+		return fmt.Errorf("APP_MASTER_KEY: %w", err)
+	}
+	tokens := &agora.Tenants{Default: minter, Lookup: orgCredentials(st, box)}
+	var signOn *sso.SSO
+	if cfg.SSOEnabled() {
+		signOn, err = sso.New(ctx, ssoConfig(cfg))
+		if err != nil {
+			return fmt.Errorf("single sign-on: %w", err)
+		}
+	}
 	node := hub.NewNode(hub.Config{
 		NodeID:            id,
 		HeartbeatInterval: cfg.NodeHeartbeat,
 		Grace:             cfg.MemberGrace,
 		Limits:            hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
-	}, bus, st, minter, clock.Real{}, log)
+	}, bus, st, tokens, clock.Real{}, log)
 	node.Start()
 	src := metrics.Sources{Node: node, Store: st}
 	if rb, ok := bus.(*redisbus.Bus); ok {
@@ -243,7 +284,8 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
-	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Node: node, Minter: minter, UI: pages, Log: log,
+	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, Node: node, Tokens: tokens,
+		Box: box, Policy: account.NewPolicy(), SSO: signOn, UI: pages, Log: log,
 		LimitCounter: counter, Ready: ready, Observer: obs})
 	if err != nil {
 		return err

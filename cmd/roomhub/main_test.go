@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -23,7 +24,11 @@ import (
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-const strongKey = "q8Jx3VbN0pLm7ZcR2tWy5KfH9sDg4AeU1oIi6QwE8rTy0uPl3kMn"
+const (
+	strongKey        = "q8Jx3VbN0pLm7ZcR2tWy5KfH9sDg4AeU1oIi6QwE8rTy0uPl3kMn"
+	testMasterKey    = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
+	testAPIKeySecret = "api-key-secret-for-tests-0123456789abcdef"
+)
 
 func TestRefusesToStartInsecurely(t *testing.T) {
 	tests := []struct {
@@ -59,7 +64,8 @@ func TestSecretsValidate(t *testing.T) {
 	}
 	out.Reset()
 	errb.Reset()
-	good := map[string]string{"SECRET_KEY": strongKey, "ALLOWED_HOSTS": "meet.example.com"}
+	good := map[string]string{"SECRET_KEY": strongKey, "ALLOWED_HOSTS": "meet.example.com",
+		"APP_MASTER_KEY": testMasterKey, "API_KEY_SECRET": testAPIKeySecret}
 	if code := run([]string{"secrets", "validate"}, envOf(good), &out, &errb); code != 0 || !strings.Contains(out.String(), "All secrets configured correctly") {
 		t.Fatalf("exit %d out %q err %q", code, out.String(), errb.String())
 	}
@@ -68,7 +74,21 @@ func TestSecretsValidate(t *testing.T) {
 	key := strings.TrimSpace(out.String())
 	good["SECRET_KEY"] = key
 	if code := run([]string{"secrets", "validate"}, envOf(good), io.Discard, io.Discard); code != 0 || len(key) < 80 {
-		t.Fatalf("a generated key (%d chars) does not validate", len(key))
+		t.Fatalf("a generated key (%d chars) does not validate as SECRET_KEY", len(key))
+	}
+	out.Reset()
+	run([]string{"secrets", "generate-key"}, envOf(nil), &out, &errb)
+	good["APP_MASTER_KEY"] = strings.TrimSpace(out.String())
+	if code := run([]string{"secrets", "validate"}, envOf(good), io.Discard, io.Discard); code != 0 {
+		t.Fatal("a generated key does not validate as APP_MASTER_KEY")
+	}
+	for name, v := range map[string]string{"APP_MASTER_KEY": "", "API_KEY_SECRET": good["SECRET_KEY"]} {
+		bad := maps.Clone(good)
+		bad[name] = v
+		errb.Reset()
+		if code := run([]string{"secrets", "validate"}, envOf(bad), io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), name) {
+			t.Errorf("%s=%q: exit %d, stderr %q", name, v, code, errb.String())
+		}
 	}
 }
 
