@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -47,6 +48,17 @@ func TestAPIDocument(t *testing.T) {
 		"GET /ws/{room}": server.LimitWebSocket,
 	} {
 		if want := fmt.Sprintf("| `%s` | %d per minute |", route, l.Requests); !strings.Contains(doc, want) {
+			t.Errorf("rate limit row %q missing", want)
+		}
+	}
+	for row, l := range map[string]server.Limit{
+		"| `POST /login` (and the 2FA and SSO steps) |": server.LimitLogin,
+		"| invitation and password-reset links |":       server.LimitPasswordReset,
+		"| API key creation and revocation, per user |": server.LimitKeyOps,
+		"| server API, per key |":                       server.LimitAPIKey,
+		"| server API without a valid key, per IP |":    server.LimitAPIAnonymous,
+	} {
+		if want := fmt.Sprintf("%s %d per hour |", row, l.Requests); !strings.Contains(doc, want) || l.Window != time.Hour {
 			t.Errorf("rate limit row %q missing", want)
 		}
 	}
