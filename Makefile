@@ -6,7 +6,7 @@ GO    ?= go
 BIN   := bin/roomhub
 PKGS  := ./...
 
-.PHONY: all build run test test-deps vet fuzz bench bench-load bench-cluster vendor-ui clean
+.PHONY: all build run test test-deps vet fuzz bench bench-load bench-cluster load vendor-ui clean
 
 all: build
 
@@ -56,6 +56,12 @@ bench-cluster: build
 	./scripts/test-deps.sh
 	$(GO) run ./cmd/roomhub-bench -bin $(BIN) -nodes 3 -members 5000 -rooms 50 \
 	  -redis '$(BENCH_REDIS)' -db '$(BENCH_ADMIN_DB)'
+
+# k6 against a local server on loopback: every rate-limited path at its
+# exact limit, and a WebSocket presence scenario (scripts/load.sh). Builds
+# k6 (pinned) into .cache/k6 the first time.
+load:
+	./scripts/load.sh
 
 vendor-ui:
 	./ui/vendor.sh

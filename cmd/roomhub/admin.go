@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,6 +159,30 @@ func adminRun(ctx context.Context, st *sqlstore.Store, cfg config.Config, cmd st
 			return err
 		}
 		fmt.Fprintf(out, "cleared %d lock(s) and failure counts\n", n)
+	case "apikey create":
+		o, err := orgArg()
+		if err != nil {
+			return err
+		}
+		if a.name == "" || len([]rune(a.name)) > server.MaxKeyNameLen {
+			return roomhub.Invalid("name", "--name must be 1 to %d characters.", server.MaxKeyNameLen)
+		}
+		if cfg.APIKeySecret == "" && cfg.Debug {
+			if err := devKeys(&cfg); err != nil {
+				return err
+			}
+		}
+		if cfg.APIKeySecret == "" {
+			return roomhub.Invalid("API_KEY_SECRET", "API_KEY_SECRET is not set: the key could not be checked by the server.")
+		}
+		key, prefix, hash := account.NewAPIKey(cfg.APIKeySecret)
+		k, err := st.CreateAPIKey(ctx, roomhub.APIKey{OrgID: o.ID, Name: a.name, Prefix: prefix, Hash: hash, CreatedAt: now})
+		if err != nil {
+			return err
+		}
+		st.AppendAudit(ctx, roomhub.AuditEntry{OrgID: o.ID, At: now, ActorID: "operator", ActorName: "roomhub CLI", Action: "apikey.create",
+			ObjectType: "apikey", ObjectID: strconv.FormatInt(k.ID, 10), Description: "key " + a.name + " created", Success: true})
+		fmt.Fprintln(out, key)
 	case "sessions clear":
 		u, err := st.DeleteAllUserSessions(ctx)
 		if err != nil {

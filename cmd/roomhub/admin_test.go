@@ -20,6 +20,14 @@ func cli(t *testing.T, dir string, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// run2 is cli with DEBUG on, so development keys are used.
+func run2(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, envOf(map[string]string{"DATA_DIR": dir, "DEBUG": "true"}), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
 func openDir(t *testing.T, dir string) *sqlstore.Store {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(context.Background(), dir)
@@ -47,6 +55,10 @@ func TestOrgAndUserCreate(t *testing.T) {
 	inv, err := st.ListInvitations(context.Background(), o.ID, time.Now())
 	if err != nil || len(inv) != 1 || inv[0].Email != "ada@acme.example" || inv[0].Role != roomhub.RoleOwner {
 		t.Fatalf("invitation stored: %+v %v", inv, err)
+	}
+	code, out, errs = run2(t, dir, "apikey", "create", "--org", "acme", "--name", "ci")
+	if code != 0 || !strings.HasPrefix(out, "rk_") {
+		t.Fatalf("apikey create: %d %q %q", code, out, errs)
 	}
 	for _, bad := range [][]string{
 		{"user", "create", "--org", "nope", "--email", "a@b.example", "--role", "owner"},

@@ -60,6 +60,8 @@ const usage = `usage:
                                 let SSO users @D join organization S (if it allows it)
   roomhub user create --org S --email E --role owner|admin|viewer
                                 print a one-time setup link
+  roomhub apikey create --org S --name N
+                                print a new API key for organization S (shown once)
   roomhub lock clear (--email E | --ip IP | --all)
                                 clear failed-login locks
   roomhub sessions clear        sign out every dashboard and participant session
@@ -80,7 +82,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stdout, generateKey())
 		return 0
 	case len(args) >= 2 && (cmd == "org" && (args[1] == "create" || args[1] == "verify-domain") ||
-		cmd == "user" && args[1] == "create" || cmd == "lock" && args[1] == "clear" ||
+		cmd == "user" && args[1] == "create" || cmd == "apikey" && args[1] == "create" || cmd == "lock" && args[1] == "clear" ||
 		cmd == "sessions" && args[1] == "clear" || cmd == "secrets" && args[1] == "rotate"):
 		return admin(args, getenv, stdout, stderr)
 	case cmd == "healthcheck":

@@ -1,0 +1,16 @@
+// POST /create_member/: 30 per minute per IP. One uid (one get_token),
+// 33 creates (the same member, renamed): 30 accepted, 3 × 429.
+import { count, getToken, limitThresholds, lobby, post, summary } from './lib.js';
+
+const LIMIT = 30;
+export const options = { vus: 1, iterations: 1, thresholds: limitThresholds(LIMIT) };
+
+export default function () {
+  const csrf = lobby();
+  const { uid } = getToken('load');
+  for (let i = 0; i < LIMIT + 3; i++) {
+    count(post('/create_member/', csrf, { name: `Load ${i}`, room_name: 'load', UID: uid }), [200]);
+  }
+}
+
+export const handleSummary = summary('create_member', '30 per minute');
