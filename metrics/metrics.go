@@ -28,6 +28,7 @@ type Metrics struct {
 	rateLimited *prometheus.CounterVec
 	csrf        prometheus.Counter
 	loginFails  prometheus.Counter
+	storeLat    *prometheus.HistogramVec
 	lockouts    prometheus.Counter
 	crossOrg    prometheus.Counter
 	tokens      *prometheus.CounterVec
@@ -59,6 +60,10 @@ func New(src Sources) *Metrics {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomhub_rate_limited_total", Help: "Requests refused by a rate limit, by limit.",
 		}, []string{"limit"}),
+		storeLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "roomhub_store_query_duration_seconds", Help: "Store statement latency by kind: query, exec, or a whole transaction (tx).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5},
+		}, []string{"op"}),
 		loginFails: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roomhub_login_failures_total", Help: "Failed dashboard sign-ins: wrong password, wrong second factor, refused SSO.",
 		}),
@@ -76,7 +81,7 @@ func New(src Sources) *Metrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.rateLimited, m.csrf, m.tokens, m.loginFails, m.lockouts, m.crossOrg)
+		m.requests, m.latency, m.rateLimited, m.csrf, m.tokens, m.loginFails, m.lockouts, m.crossOrg, m.storeLat)
 	m.tokens.WithLabelValues("ok")
 	m.tokens.WithLabelValues("failed")
 	if src.Node != nil {
@@ -172,6 +177,9 @@ func (m *Metrics) Request(route, method string, code int, d time.Duration) {
 
 // RateLimited records a request refused by the named limit.
 func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
+
+// StoreQuery records how long a store statement of kind op took.
+func (m *Metrics) StoreQuery(op string, d time.Duration) { m.storeLat.WithLabelValues(op).Observe(d.Seconds()) }
 
 // LoginFailed records a failed sign-in.
 func (m *Metrics) LoginFailed() { m.loginFails.Inc() }

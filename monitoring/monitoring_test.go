@@ -24,6 +24,7 @@ var exported = []string{
 	"roomhub_rate_limited_total",
 	"roomhub_csrf_failures_total",
 	"roomhub_login_failures_total",
+	"roomhub_store_query_duration_seconds",
 	"roomhub_login_lockouts_total",
 	"roomhub_cross_org_attempts_total",
 	"roomhub_token_mints_total",
@@ -44,7 +45,7 @@ var exported = []string{
 }
 
 // histograms are the families in exported that are histograms.
-var histograms = []string{"roomhub_http_request_duration_seconds", "roomhub_event_delivery_seconds"}
+var histograms = []string{"roomhub_http_request_duration_seconds", "roomhub_event_delivery_seconds", "roomhub_store_query_duration_seconds"}
 
 // known reports whether a query may name metric: a Roomhub family (or a
 // histogram's series), a Go or process collector metric, or Prometheus's up.

@@ -12,9 +12,11 @@ import (
 	"roomhub/sso/ssotest"
 )
 
+const publicURL = "https://meet.example.com"
+
 func newSSO(t *testing.T, idp *ssotest.Provider) *sso.SSO {
 	t.Helper()
-	s, err := sso.New(context.Background(), sso.Config{PublicURL: "https://meet.example.com",
+	s, err := sso.New(context.Background(), sso.Config{PublicURL: publicURL,
 		OIDCIssuer: idp.Issuer(), OIDCClientID: idp.ClientID, OIDCClientSecret: idp.ClientSecret})
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +25,8 @@ func newSSO(t *testing.T, idp *ssotest.Provider) *sso.SSO {
 }
 
 // signIn runs Begin, follows the provider's redirect as a browser would (up
-// to the callback, which is not followed) and returns the callback query.
+// to the callback, which is not followed) and returns the flow and the
+// callback query.
 func signIn(t *testing.T, s *sso.SSO) (sso.Flow, url.Values) {
 	t.Helper()
 	flow, err := s.Begin("oidc")
@@ -37,108 +40,212 @@ func signIn(t *testing.T, s *sso.SSO) (sso.Flow, url.Values) {
 	}
 	res.Body.Close()
 	loc, err := url.Parse(res.Header.Get("Location"))
-	if err != nil || res.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), "https://meet.example.com/auth/sso/oidc/callback?") {
+	if err != nil || res.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), publicURL+"/auth/sso/oidc/callback?") {
 		t.Fatalf("authorize answered %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	return flow, loc.Query()
 }
 
+func complete(s *sso.SSO, flow sso.Flow, q url.Values) (sso.Identity, error) {
+	return s.Complete(context.Background(), "oidc", flow.State, flow.Data, q)
+}
+
+// signInAll runs a whole sign-in: Begin, the provider, Complete.
+func signInAll(t *testing.T, s *sso.SSO) (sso.Identity, error) {
+	t.Helper()
+	flow, q := signIn(t, s)
+	return complete(s, flow, q)
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if roomhub.ErrorCode(err) != code {
+		t.Fatalf("got %v, want code %s", err, code)
+	}
+}
+
 func TestOpenIDConnectSignIn(t *testing.T) {
-	idp := ssotest.New(t)
+	idp := ssotest.New(t, ssotest.RedirectURI(publicURL+"/auth/sso/oidc/callback"))
 	s := newSSO(t, idp)
-	if ps := s.Providers(); len(ps) != 1 || ps[0].Name != "oidc" {
+	if ps := s.Providers(); len(ps) != 1 || ps[0] != (sso.Provider{Name: "oidc", Label: "Single sign-on"}) {
 		t.Fatalf("providers %+v", ps)
 	}
+	idp.SetUser(ssotest.User{Subject: "u-42", Email: "Grace.Hopper@ACME.example", Name: "Grace Hopper", EmailVerified: true})
 	flow, q := signIn(t, s)
-	id, err := s.Complete(context.Background(), "oidc", flow.State, flow.Data, q)
+	if len(flow.State) != 43 || strings.ContainsAny(flow.State, "+/=") {
+		t.Fatalf("state %q is not 32 bytes of base64url", flow.State)
+	}
+	u, _ := url.Parse(flow.URL)
+	if u.Query().Get("state") != flow.State || u.Query().Get("nonce") == "" {
+		t.Fatalf("authorization URL %s", flow.URL)
+	}
+	id, err := complete(s, flow, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id.Email != "ada@acme.example" || !id.EmailVerified || id.Subject != "u-1" || id.Name != "Ada Lovelace" {
-		t.Fatalf("identity %+v", id)
+	want := sso.Identity{Provider: "oidc", Subject: "u-42", Email: "grace.hopper@acme.example", Name: "Grace Hopper", EmailVerified: true}
+	if id != want {
+		t.Fatalf("identity %+v, want %+v", id, want)
 	}
 	// The code is single use: replaying the callback fails.
-	if _, err := s.Complete(context.Background(), "oidc", flow.State, flow.Data, q); err == nil {
-		t.Fatal("a replayed callback signed in")
+	_, err = complete(s, flow, q)
+	wantCode(t, err, roomhub.EUNAUTHORIZED)
+	if roomhub.ErrorMessage(err) != "The sign-in link expired or was already used. Please try again." {
+		t.Fatalf("message %q", roomhub.ErrorMessage(err))
 	}
 }
 
 func TestOpenIDConnectRefusals(t *testing.T) {
 	idp := ssotest.New(t)
 	s := newSSO(t, idp)
-	complete := func(mutate func(q url.Values), state string) error {
-		flow, q := signIn(t, s)
-		mutate(q)
-		if state == "" {
-			state = flow.State
-		}
-		_, err := s.Complete(context.Background(), "oidc", state, flow.Data, q)
-		return err
-	}
+
 	t.Run("wrong state", func(t *testing.T) {
-		if err := complete(func(url.Values) {}, "another-state"); roomhub.ErrorCode(err) != roomhub.EUNAUTHORIZED {
-			t.Fatalf("got %v", err)
-		}
-	})
-	t.Run("provider error", func(t *testing.T) {
-		err := complete(func(q url.Values) { q.Set("error", "<script>access_denied") }, "")
-		if roomhub.ErrorCode(err) != roomhub.EUNAUTHORIZED || strings.Contains(roomhub.ErrorMessage(err), "script") {
-			t.Fatalf("got %v", err)
-		}
-	})
-	t.Run("forged signature", func(t *testing.T) {
-		idp.ForgeSignature(true)
-		defer idp.ForgeSignature(false)
-		if err := complete(func(url.Values) {}, ""); roomhub.ErrorCode(err) != roomhub.EUNAUTHORIZED {
-			t.Fatalf("a token signed with an unpublished key was accepted: %v", err)
-		}
-	})
-	t.Run("wrong audience", func(t *testing.T) {
-		idp.WrongAudience(true)
-		defer idp.WrongAudience(false)
-		if err := complete(func(url.Values) {}, ""); roomhub.ErrorCode(err) != roomhub.EUNAUTHORIZED {
-			t.Fatalf("a token for another client was accepted: %v", err)
-		}
-	})
-	t.Run("expired", func(t *testing.T) {
-		idp.Expired(true)
-		defer idp.Expired(false)
-		if err := complete(func(url.Values) {}, ""); roomhub.ErrorCode(err) != roomhub.EUNAUTHORIZED {
-			t.Fatalf("an expired token was accepted: %v", err)
-		}
-	})
-	t.Run("unverified email is reported", func(t *testing.T) {
-		idp.SetUser(ssotest.User{Subject: "u-2", Email: "eve@acme.example", Name: "Eve", EmailVerified: false})
 		flow, q := signIn(t, s)
-		id, err := s.Complete(context.Background(), "oidc", flow.State, flow.Data, q)
-		if err != nil || id.EmailVerified {
-			t.Fatalf("identity %+v %v", id, err)
+		_, err := s.Complete(context.Background(), "oidc", "another-state", flow.Data, q)
+		wantCode(t, err, roomhub.EUNAUTHORIZED)
+		if roomhub.ErrorMessage(err) != "The sign-in link expired or was already used. Please try again." {
+			t.Fatalf("message %q", roomhub.ErrorMessage(err))
+		}
+		q.Set("state", "")
+		_, err = s.Complete(context.Background(), "oidc", "", flow.Data, q)
+		wantCode(t, err, roomhub.EUNAUTHORIZED)
+	})
+	t.Run("attacker's error parameter", func(t *testing.T) {
+		flow, q := signIn(t, s)
+		q.Del("code")
+		q.Set("error", "<script>alert(1)</script>")
+		_, err := complete(s, flow, q)
+		wantCode(t, err, roomhub.EUNAUTHORIZED)
+		if strings.Contains(roomhub.ErrorMessage(err), "script") || strings.Contains(err.Error(), "<script>") {
+			t.Fatalf("the provider's words were echoed: %v", err)
 		}
 	})
 	t.Run("unknown provider", func(t *testing.T) {
-		if _, err := s.Begin("myspace"); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
-			t.Fatalf("got %v", err)
+		_, err := s.Begin("myspace")
+		wantCode(t, err, roomhub.ENOTFOUND)
+		flow, q := signIn(t, s)
+		_, err = s.Complete(context.Background(), "myspace", flow.State, flow.Data, q)
+		wantCode(t, err, roomhub.ENOTFOUND)
+	})
+	t.Run("code from another flow", func(t *testing.T) {
+		// The attacker's code, injected into the victim's callback with
+		// the victim's state: the ID token carries the attacker's nonce.
+		_, stolen := signIn(t, s)
+		victim, q := signIn(t, s)
+		q.Set("code", stolen.Get("code"))
+		_, err := complete(s, victim, q)
+		wantCode(t, err, roomhub.EUNAUTHORIZED)
+	})
+	t.Run("unverified email is reported", func(t *testing.T) {
+		idp.SetUser(ssotest.User{Subject: "u-2", Email: "eve@acme.example", Name: "Eve", EmailVerified: false})
+		defer idp.SetUser(ssotest.DefaultUser())
+		id, err := signInAll(t, s)
+		if err != nil || id.EmailVerified || id.Email != "eve@acme.example" {
+			t.Fatalf("identity %+v %v", id, err)
 		}
 	})
+	t.Run("no email", func(t *testing.T) {
+		idp.SetUser(ssotest.User{Subject: "u-3", Name: "Nobody", EmailVerified: true})
+		defer idp.SetUser(ssotest.DefaultUser())
+		_, err := signInAll(t, s)
+		wantCode(t, err, roomhub.EUNAUTHORIZED)
+	})
+	t.Run("tampered flow data", func(t *testing.T) {
+		flow, q := signIn(t, s)
+		flow.Data = "{not json"
+		_, err := complete(s, flow, q)
+		wantCode(t, err, roomhub.EUNAUTHORIZED)
+	})
+}
+
+// TestMisbehavingProvider: ID tokens that a provider did not sign, or that
+// are not for Roomhub or no longer valid, are refused, although goth alone
+// accepts some of them.
+func TestMisbehavingProvider(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  ssotest.Option
+	}{
+		{"forged signature", ssotest.ForgeSignature()},
+		{"wrong audience", ssotest.WrongAudience()},
+		{"expired", ssotest.ExpireTokens()},
+		{"no nonce", ssotest.DropNonce()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSSO(t, ssotest.New(t, tc.opt))
+			_, err := signInAll(t, s)
+			wantCode(t, err, roomhub.EUNAUTHORIZED)
+		})
+	}
+	t.Run("user declines", func(t *testing.T) {
+		s := newSSO(t, ssotest.New(t, ssotest.DenyAccess()))
+		flow, q := signIn(t, s)
+		if q.Get("error") != "access_denied" {
+			t.Fatalf("callback %v", q)
+		}
+		_, err := complete(s, flow, q)
+		wantCode(t, err, roomhub.EUNAUTHORIZED)
+	})
+}
+
+func TestOpenIDConnectUnavailable(t *testing.T) {
+	idp := ssotest.New(t)
+	_, err := sso.New(context.Background(), sso.Config{PublicURL: publicURL,
+		OIDCIssuer: idp.Issuer() + "/nowhere", OIDCClientID: idp.ClientID, OIDCClientSecret: idp.ClientSecret})
+	wantCode(t, err, roomhub.EUNAVAILABLE)
+
+	_, err = sso.New(context.Background(), sso.Config{PublicURL: "meet.example.com",
+		OIDCIssuer: idp.Issuer(), OIDCClientID: idp.ClientID, OIDCClientSecret: idp.ClientSecret})
+	wantCode(t, err, roomhub.EINVALID)
+}
+
+// TestDisabledProviders: a provider is on only with its client id.
+func TestDisabledProviders(t *testing.T) {
+	idp := ssotest.New(t)
+	s, err := sso.New(context.Background(), sso.Config{PublicURL: publicURL,
+		OIDCIssuer: idp.Issuer(), OIDCClientID: idp.ClientID, OIDCClientSecret: idp.ClientSecret,
+		GitHubClientID: "gh", GitHubClientSecret: "ghs",
+		GoogleClientSecret: "a secret without its id", AzureADTenant: "organizations"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sso.Provider{{Name: "oidc", Label: "Single sign-on"}, {Name: "github", Label: "GitHub"}}
+	if got := s.Providers(); len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("providers %+v, want %+v", got, want)
+	}
+	for _, name := range []string{"google", "microsoft"} {
+		if _, err := s.Begin(name); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+			t.Errorf("disabled %s: %v", name, err)
+		}
+	}
+	none, err := sso.New(context.Background(), sso.Config{})
+	if err != nil || len(none.Providers()) != 0 {
+		t.Fatalf("no provider configured: %+v %v", none.Providers(), err)
+	}
 }
 
 // TestOtherProvidersBuildOffline: Google, GitHub and Microsoft are enabled by
 // their own variables and send the browser to their own hosts, with no call
 // made at start.
 func TestOtherProvidersBuildOffline(t *testing.T) {
-	s, err := sso.New(context.Background(), sso.Config{PublicURL: "https://meet.example.com",
+	s, err := sso.New(context.Background(), sso.Config{PublicURL: publicURL + "/",
 		GoogleClientID: "g", GoogleClientSecret: "gs", GitHubClientID: "h", GitHubClientSecret: "hs",
 		AzureADClientID: "m", AzureADClientSecret: "ms", AzureADTenant: "organizations",
 		HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			t.Fatalf("a provider called %s at start", r.URL)
-			return nil, nil
+			t.Errorf("a provider called %s", r.URL)
+			return nil, http.ErrNotSupported
 		})}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hosts := map[string]string{"google": "accounts.google.com", "github": "github.com", "microsoft": "login.microsoftonline.com"}
-	if len(s.Providers()) != 3 {
-		t.Fatalf("providers %+v", s.Providers())
+	want := []sso.Provider{{Name: "microsoft", Label: "Microsoft"}, {Name: "google", Label: "Google"}, {Name: "github", Label: "GitHub"}}
+	if got := s.Providers(); len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("providers %+v", got)
+	}
+	where := map[string]string{
+		"google":    "https://accounts.google.com/o/oauth2/auth",
+		"github":    "https://github.com/login/oauth/authorize",
+		"microsoft": "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize",
 	}
 	for _, p := range s.Providers() {
 		flow, err := s.Begin(p.Name)
@@ -146,9 +253,13 @@ func TestOtherProvidersBuildOffline(t *testing.T) {
 			t.Fatal(err)
 		}
 		u, _ := url.Parse(flow.URL)
-		if u.Host != hosts[p.Name] || u.Query().Get("state") != flow.State ||
-			u.Query().Get("redirect_uri") != "https://meet.example.com/auth/sso/"+p.Name+"/callback" {
+		q := u.Query()
+		if u.Scheme+"://"+u.Host+u.Path != where[p.Name] || q.Get("state") != flow.State || flow.Data == "" ||
+			q.Get("redirect_uri") != publicURL+"/auth/sso/"+p.Name+"/callback" || q.Get("response_type") != "code" {
 			t.Errorf("%s: %s", p.Name, flow.URL)
+		}
+		if p.Name == "google" && q.Get("access_type") != "online" {
+			t.Errorf("google asks for access_type %q", q.Get("access_type"))
 		}
 	}
 }

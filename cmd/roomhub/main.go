@@ -279,6 +279,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		src.Bus = rb
 	}
 	obs := metrics.New(src)
+	st.ObserveQueries(obs.StoreQuery)
 	if cfg.MetricsAddr != "off" {
 		go serveMetrics(cfg.MetricsAddr, obs, log)
 	}

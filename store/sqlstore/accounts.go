@@ -13,7 +13,8 @@ import (
 
 var _ roomhub.Accounts = (*Store)(nil)
 
-// msz stores a time that may be zero ("never") as 0; tz reads it back.
+// msz stores a time of the account tables, where the zero time ("never",
+// "not set") is 0; tz reads it back, 0 as the zero time.
 func msz(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -26,6 +27,16 @@ func tz(ms int64) time.Time {
 		return time.Time{}
 	}
 	return fromMillis(ms)
+}
+
+// stamp is msz for the time an event happened (used, revoked): a zero time
+// there would store "never" and leave a token unused or a key active, so it
+// means now.
+func (s *Store) stamp(t time.Time) int64 {
+	if t.IsZero() {
+		return s.nowMillis()
+	}
+	return msz(t)
 }
 
 func b2i(b bool) int {
@@ -89,20 +100,25 @@ func scanUser(r interface{ Scan(...any) error }) (roomhub.User, error) {
 	var u roomhub.User
 	var c int64
 	err := r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLastStep, &c)
-	u.CreatedAt = fromMillis(c)
+	u.CreatedAt = tz(c)
 	return u, err
 }
 
-// CreateUser inserts u; a taken email is ECONFLICT.
+// CreateUser inserts u with its email lower-cased and returns it as stored;
+// a taken email is ECONFLICT.
 func (s *Store) CreateUser(ctx context.Context, u roomhub.User) (roomhub.User, error) {
 	u.Email = strings.ToLower(u.Email)
+	u.TOTPLastStep = 0
 	err := s.db.QueryRowContext(ctx, `INSERT INTO users (email, name, password_hash, totp_secret, totp_last_step, created_at)
-		VALUES ($1, $2, $3, $4, 0, $5) RETURNING id`, u.Email, u.Name, u.PasswordHash, u.TOTPSecret, millis(u.CreatedAt)).Scan(&u.ID)
+		VALUES ($1, $2, $3, $4, 0, $5) RETURNING id`, u.Email, u.Name, u.PasswordHash, u.TOTPSecret, msz(u.CreatedAt)).Scan(&u.ID)
 	if s.dialect.isUnique(err) {
 		return roomhub.User{}, roomhub.Errorf(roomhub.ECONFLICT, "An account for %s already exists.", u.Email)
 	}
-	u.CreatedAt = fromMillis(millis(u.CreatedAt))
-	return u, s.fail(err)
+	if err != nil {
+		return roomhub.User{}, s.fail(err)
+	}
+	u.CreatedAt = tz(msz(u.CreatedAt))
+	return u, nil
 }
 
 func (s *Store) userBy(ctx context.Context, where string, arg any) (roomhub.User, error) {
@@ -195,7 +211,7 @@ func scanMembership(r interface{ Scan(...any) error }) (roomhub.Membership, erro
 	var role, totp string
 	var c int64
 	err := r.Scan(&m.OrgID, &m.UserID, &role, &c, &m.OrgSlug, &m.OrgName, &m.UserEmail, &m.UserName, &totp)
-	m.Role, m.CreatedAt, m.UserEnrolled = roomhub.Role(role), fromMillis(c), totp != ""
+	m.Role, m.CreatedAt, m.UserEnrolled = roomhub.Role(role), tz(c), totp != ""
 	return m, err
 }
 
@@ -297,13 +313,22 @@ func (s *Store) SaveOrgSettings(ctx context.Context, st roomhub.OrgSettings) err
 		if s.dialect.isForeignKey(err) {
 			return notFound("Organization")
 		}
+		if s.dialect.isUnique(err) {
+			return roomhub.Errorf(roomhub.ECONFLICT, "Another organization already verified %s.", st.SSODomain)
+		}
 		return err
 	})
 }
 
+// OrgByVerifiedDomain returns the organization that verified domain; an
+// empty domain matches none, even an organization verified with no domain.
 func (s *Store) OrgByVerifiedDomain(ctx context.Context, domain string) (roomhub.Org, roomhub.OrgSettings, error) {
+	domain = strings.ToLower(domain)
+	if domain == "" {
+		return roomhub.Org{}, roomhub.OrgSettings{}, notFound("Organization")
+	}
 	st, err := scanSettings(s.db.QueryRowContext(ctx, `SELECT `+settingsCols+` FROM org_settings
-		WHERE sso_domain = $1 AND sso_domain_verified = 1`, strings.ToLower(domain)))
+		WHERE sso_domain = $1 AND sso_domain_verified = 1`, domain))
 	if errors.Is(err, sql.ErrNoRows) {
 		return roomhub.Org{}, st, notFound("Organization")
 	}
@@ -346,17 +371,33 @@ func (s *Store) ListSealedSecrets(ctx context.Context) ([]roomhub.SealedSecret, 
 }
 
 // ReplaceSealedSecrets writes every value in one transaction: if any row is
-// unknown, nothing changes.
+// gone or its secret was cleared since it was listed, nothing changes
+// (ECONFLICT). A cleared secret is never written back: rotation must not
+// re-enable a second factor an administrator reset meanwhile. Only the
+// columns in sealedColumns can be named; SQL is built from that table alone.
+//
+// A secret replaced by a new non-empty value meanwhile is not detected:
+// SealedSecret carries only the new value, so there is nothing to compare.
 func (s *Store) ReplaceSealedSecrets(ctx context.Context, secrets []roomhub.SealedSecret) error {
+	for _, sec := range secrets {
+		if c, ok := sealedColumns[sec.Table]; !ok || c.column != sec.Column {
+			return roomhub.Invalid("secret", "Unknown secret column %s.%s.", sec.Table, sec.Column)
+		}
+		if sec.Value == "" {
+			return roomhub.Invalid("secret", "A sealed secret must not be replaced by an empty value.")
+		}
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, sec := range secrets {
-			c, ok := sealedColumns[sec.Table]
-			if !ok || c.column != sec.Column {
-				return roomhub.Invalid("secret", "Unknown secret column %s.%s.", sec.Table, sec.Column)
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE `+sec.Table+` SET `+c.column+` = $1 WHERE `+c.key+` = $2`, sec.Value, sec.ID)
-			if err := one(res, err, sec.Table+" row "+strconv.FormatInt(sec.ID, 10)); err != nil {
+			c := sealedColumns[sec.Table]
+			n, err := affected(tx.ExecContext(ctx, `UPDATE `+sec.Table+` SET `+c.column+` = $1 WHERE `+c.key+` = $2 AND `+c.column+` <> ''`,
+				sec.Value, sec.ID))
+			if err != nil {
 				return err
+			}
+			if n == 0 {
+				return roomhub.Errorf(roomhub.ECONFLICT, "The secret %s.%s of row %s was removed meanwhile; nothing was changed. Run the rotation again.",
+					sec.Table, sec.Column, strconv.FormatInt(sec.ID, 10))
 			}
 		}
 		return nil
@@ -372,23 +413,29 @@ func scanToken(r interface{ Scan(...any) error }) (roomhub.UserToken, error) {
 	var kind, role string
 	var c, e, u int64
 	err := r.Scan(&t.ID, &kind, &t.OrgID, &t.Email, &role, &t.UserID, &t.Hash, &t.CreatedBy, &c, &e, &u)
-	t.Kind, t.Role, t.CreatedAt, t.ExpiresAt, t.UsedAt = roomhub.TokenKind(kind), roomhub.Role(role), fromMillis(c), fromMillis(e), tz(u)
+	t.Kind, t.Role, t.CreatedAt, t.ExpiresAt, t.UsedAt = roomhub.TokenKind(kind), roomhub.Role(role), tz(c), tz(e), tz(u)
 	return t, err
 }
 
+// CreateUserToken inserts t, unused, and returns it as stored.
 func (s *Store) CreateUserToken(ctx context.Context, t roomhub.UserToken) (roomhub.UserToken, error) {
+	t.Email = strings.ToLower(t.Email)
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = tz(msz(t.CreatedAt)), tz(msz(t.ExpiresAt)), time.Time{}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO user_tokens (kind, org_id, email, role, user_id, hash, created_by, created_at, expires_at, used_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0) RETURNING id`,
-		string(t.Kind), t.OrgID, strings.ToLower(t.Email), string(t.Role), t.UserID, t.Hash, t.CreatedBy, millis(t.CreatedAt), millis(t.ExpiresAt)).Scan(&t.ID)
+		string(t.Kind), t.OrgID, t.Email, string(t.Role), t.UserID, t.Hash, t.CreatedBy, msz(t.CreatedAt), msz(t.ExpiresAt)).Scan(&t.ID)
 	if s.dialect.isForeignKey(err) {
-		return t, notFound("Organization")
+		return roomhub.UserToken{}, notFound("Organization")
 	}
-	return t, s.fail(err)
+	if err != nil {
+		return roomhub.UserToken{}, s.fail(err)
+	}
+	return t, nil
 }
 
 func (s *Store) UserTokenByHash(ctx context.Context, kind roomhub.TokenKind, hash string, now time.Time) (roomhub.UserToken, error) {
 	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM user_tokens
-		WHERE kind = $1 AND hash = $2 AND used_at = 0 AND expires_at > $3`, string(kind), hash, millis(now)))
+		WHERE kind = $1 AND hash = $2 AND used_at = 0 AND expires_at > $3`, string(kind), hash, msz(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, notFound("Link")
 	}
@@ -396,13 +443,13 @@ func (s *Store) UserTokenByHash(ctx context.Context, kind roomhub.TokenKind, has
 }
 
 func (s *Store) UseUserToken(ctx context.Context, id int64, now time.Time) (bool, error) {
-	n, err := affected(s.db.ExecContext(ctx, `UPDATE user_tokens SET used_at = $1 WHERE id = $2 AND used_at = 0`, millis(now), id))
+	n, err := affected(s.db.ExecContext(ctx, `UPDATE user_tokens SET used_at = $1 WHERE id = $2 AND used_at = 0`, s.stamp(now), id))
 	return n == 1, s.fail(err)
 }
 
 func (s *Store) ListInvitations(ctx context.Context, orgID int64, now time.Time) ([]roomhub.UserToken, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenCols+` FROM user_tokens
-		WHERE org_id = $1 AND kind = 'invite' AND used_at = 0 AND expires_at > $2 ORDER BY id DESC`, orgID, millis(now))
+		WHERE org_id = $1 AND kind = 'invite' AND used_at = 0 AND expires_at > $2 ORDER BY id DESC`, orgID, msz(now))
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -430,7 +477,7 @@ func (s *Store) RevokeInvitation(ctx context.Context, orgID, id int64) error {
 func (s *Store) CreateUserSession(ctx context.Context, us roomhub.UserSession) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO user_sessions (id, user_id, verified, created_at, last_seen, expires_at, ip, user_agent)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		us.ID, us.UserID, b2i(us.Verified), millis(us.CreatedAt), millis(us.LastSeen), millis(us.ExpiresAt), us.IP, us.UserAgent)
+		us.ID, us.UserID, b2i(us.Verified), msz(us.CreatedAt), msz(us.LastSeen), msz(us.ExpiresAt), us.IP, us.UserAgent)
 	if s.dialect.isForeignKey(err) {
 		return notFound("User")
 	}
@@ -446,12 +493,12 @@ func (s *Store) UserSession(ctx context.Context, id string) (roomhub.UserSession
 	if errors.Is(err, sql.ErrNoRows) {
 		return us, notFound("Session")
 	}
-	us.Verified, us.CreatedAt, us.LastSeen, us.ExpiresAt = verified != 0, fromMillis(c), fromMillis(l), fromMillis(e)
+	us.Verified, us.CreatedAt, us.LastSeen, us.ExpiresAt = verified != 0, tz(c), tz(l), tz(e)
 	return us, s.fail(err)
 }
 
 func (s *Store) TouchUserSession(ctx context.Context, id string, lastSeen time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET last_seen = $1 WHERE id = $2`, millis(lastSeen), id)
+	_, err := s.db.ExecContext(ctx, `UPDATE user_sessions SET last_seen = $1 WHERE id = $2`, msz(lastSeen), id)
 	return s.fail(err)
 }
 
@@ -472,44 +519,63 @@ func (s *Store) DeleteAllUserSessions(ctx context.Context) (int, error) {
 
 // Sign-in failures.
 
+// LoginAttempts returns the pair's counter; a pair never seen is a zero row.
+// Emails are compared lower-cased, as users.email is stored.
 func (s *Store) LoginAttempts(ctx context.Context, email, ip string) (roomhub.LoginAttempts, error) {
-	a := roomhub.LoginAttempts{Email: email, IP: ip}
+	a := roomhub.LoginAttempts{Email: strings.ToLower(email), IP: ip}
 	var locked, updated int64
 	err := s.db.QueryRowContext(ctx, `SELECT failures, locked_until, updated_at FROM login_attempts WHERE email = $1 AND ip = $2`,
-		email, ip).Scan(&a.Failures, &locked, &updated)
+		a.Email, ip).Scan(&a.Failures, &locked, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, nil
 	}
-	a.LockedUntil, a.UpdatedAt = tz(locked), tz(updated)
-	return a, s.fail(err)
-}
-
-// RecordLoginFailure counts a failure in one statement, locking the pair
-// for lockFor when the count reaches limit. A lock that has expired starts
-// the count over, so one failure after a served lock does not lock again.
-func (s *Store) RecordLoginFailure(ctx context.Context, email, ip string, limit int, lockFor time.Duration, now time.Time) (roomhub.LoginAttempts, error) {
-	nowMs := millis(now)
-	until := millis(now.Add(lockFor))
-	_, err := s.db.ExecContext(ctx, `INSERT INTO login_attempts (email, ip, failures, locked_until, updated_at)
-		VALUES ($1, $2, 1, CASE WHEN $3 <= 1 THEN CAST($4 AS BIGINT) ELSE 0 END, $5)
-		ON CONFLICT (email, ip) DO UPDATE SET
-			failures = CASE WHEN login_attempts.locked_until <> 0 AND login_attempts.locked_until <= $5 THEN 1
-				ELSE login_attempts.failures + 1 END,
-			locked_until = CASE
-				WHEN login_attempts.locked_until <> 0 AND login_attempts.locked_until <= $5 THEN CASE WHEN $3 <= 1 THEN CAST($4 AS BIGINT) ELSE 0 END
-				WHEN login_attempts.locked_until > $5 THEN login_attempts.locked_until
-				WHEN login_attempts.failures + 1 >= $3 THEN CAST($4 AS BIGINT)
-				ELSE 0 END,
-			updated_at = $5`, email, ip, limit, until, nowMs)
 	if err != nil {
 		return roomhub.LoginAttempts{}, s.fail(err)
 	}
-	return s.LoginAttempts(ctx, email, ip)
+	a.LockedUntil, a.UpdatedAt = tz(locked), tz(updated)
+	return a, nil
+}
+
+// qRecordLoginFailure counts a failure of ($1 email, $2 ip) at $5 (now) in
+// one statement. $3 is the limit and $4 the end of a lock starting now.
+//   - A lock that has expired starts the count over at 1: a served lock
+//     does not make the next single failure lock again.
+//   - A lock in force is kept as it is, neither extended nor cleared.
+//   - Otherwise the pair locks when the count reaches the limit.
+//
+// RETURNING gives the row this statement wrote, not one a concurrent
+// failure wrote after it.
+const qRecordLoginFailure = `INSERT INTO login_attempts (email, ip, failures, locked_until, updated_at)
+	VALUES ($1, $2, 1, CASE WHEN $3 <= 1 THEN CAST($4 AS BIGINT) ELSE 0 END, $5)
+	ON CONFLICT (email, ip) DO UPDATE SET
+		failures = CASE WHEN login_attempts.locked_until <> 0 AND login_attempts.locked_until <= $5 THEN 1
+			ELSE login_attempts.failures + 1 END,
+		locked_until = CASE
+			WHEN login_attempts.locked_until <> 0 AND login_attempts.locked_until <= $5 THEN CASE WHEN $3 <= 1 THEN CAST($4 AS BIGINT) ELSE 0 END
+			WHEN login_attempts.locked_until > $5 THEN login_attempts.locked_until
+			WHEN login_attempts.failures + 1 >= $3 THEN CAST($4 AS BIGINT)
+			ELSE 0 END,
+		updated_at = $5
+	RETURNING failures, locked_until, updated_at`
+
+// RecordLoginFailure counts a failure atomically, locking the pair for
+// lockFor when the count reaches limit, and returns the row it wrote.
+func (s *Store) RecordLoginFailure(ctx context.Context, email, ip string, limit int, lockFor time.Duration, now time.Time) (roomhub.LoginAttempts, error) {
+	a := roomhub.LoginAttempts{Email: strings.ToLower(email), IP: ip}
+	var locked, updated int64
+	err := s.db.QueryRowContext(ctx, qRecordLoginFailure, a.Email, ip, limit, millis(now.Add(lockFor)), millis(now)).
+		Scan(&a.Failures, &locked, &updated)
+	if err != nil {
+		return roomhub.LoginAttempts{}, s.fail(err)
+	}
+	a.LockedUntil, a.UpdatedAt = tz(locked), tz(updated)
+	return a, nil
 }
 
 // ClearLoginAttempts deletes the counters of email and ip; "" matches any.
 func (s *Store) ClearLoginAttempts(ctx context.Context, email, ip string) (int, error) {
-	n, err := affected(s.db.ExecContext(ctx, `DELETE FROM login_attempts WHERE ($1 = '' OR email = $1) AND ($2 = '' OR ip = $2)`, email, ip))
+	n, err := affected(s.db.ExecContext(ctx, `DELETE FROM login_attempts WHERE ($1 = '' OR email = $1) AND ($2 = '' OR ip = $2)`,
+		strings.ToLower(email), ip))
 	return int(n), s.fail(err)
 }
 
@@ -521,18 +587,22 @@ func scanKey(r interface{ Scan(...any) error }) (roomhub.APIKey, error) {
 	var k roomhub.APIKey
 	var c, l, rv int64
 	err := r.Scan(&k.ID, &k.OrgID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedBy, &c, &l, &rv)
-	k.CreatedAt, k.LastUsed, k.RevokedAt = fromMillis(c), tz(l), tz(rv)
+	k.CreatedAt, k.LastUsed, k.RevokedAt = tz(c), tz(l), tz(rv)
 	return k, err
 }
 
+// CreateAPIKey inserts k, active and never used, and returns it as stored.
 func (s *Store) CreateAPIKey(ctx context.Context, k roomhub.APIKey) (roomhub.APIKey, error) {
+	k.CreatedAt, k.LastUsed, k.RevokedAt = tz(msz(k.CreatedAt)), time.Time{}, time.Time{}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO api_keys (org_id, name, prefix, hash, created_by, created_at, last_used, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 0, 0) RETURNING id`, k.OrgID, k.Name, k.Prefix, k.Hash, k.CreatedBy, millis(k.CreatedAt)).Scan(&k.ID)
+		VALUES ($1, $2, $3, $4, $5, $6, 0, 0) RETURNING id`, k.OrgID, k.Name, k.Prefix, k.Hash, k.CreatedBy, msz(k.CreatedAt)).Scan(&k.ID)
 	if s.dialect.isForeignKey(err) {
-		return k, notFound("Organization")
+		return roomhub.APIKey{}, notFound("Organization")
 	}
-	k.CreatedAt = fromMillis(millis(k.CreatedAt))
-	return k, s.fail(err)
+	if err != nil {
+		return roomhub.APIKey{}, s.fail(err)
+	}
+	return k, nil
 }
 
 func (s *Store) ListAPIKeys(ctx context.Context, orgID int64) ([]roomhub.APIKey, error) {
@@ -561,12 +631,12 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (roomhub.APIKey, 
 }
 
 func (s *Store) RevokeAPIKey(ctx context.Context, orgID, id int64, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND revoked_at = 0`, millis(now), id, orgID)
+	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND revoked_at = 0`, s.stamp(now), id, orgID)
 	return s.fail(one(res, err, "API key"))
 }
 
 func (s *Store) TouchAPIKey(ctx context.Context, id int64, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used = $1 WHERE id = $2`, millis(now), id)
+	_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used = $1 WHERE id = $2`, msz(now), id)
 	return s.fail(err)
 }
 

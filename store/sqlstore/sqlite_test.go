@@ -198,7 +198,7 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 		Name:    "broken",
 		SQL:     "CREATE TABLE half_done (id BIGINT);\nCREATE TABLE broken (;",
 	})
-	if err := migrate(ctx, s.db, SQLite(), ms, time.Now()); err == nil || !strings.Contains(err.Error(), "1000_broken") {
+	if err := migrate(ctx, s.db.DB, SQLite(), ms, time.Now()); err == nil || !strings.Contains(err.Error(), "1000_broken") {
 		t.Fatalf("migrate = %v, want an error naming the migration", err)
 	}
 	want := len(roomsql.Migrations())
@@ -222,5 +222,32 @@ func TestDialectRender(t *testing.T) {
 				t.Errorf("%s: migration %d lacks %q", d, m.Version, d.autoID)
 			}
 		}
+	}
+}
+
+// TestObserveQueries: each statement and transaction reaches the observer
+// with its kind, for the store latency metric.
+func TestObserveQueries(t *testing.T) {
+	s := openSQLite(t, t.TempDir())
+	seen := map[string]int{}
+	s.ObserveQueries(func(op string, d time.Duration) {
+		if d < 0 {
+			t.Errorf("negative duration for %s", op)
+		}
+		seen[op]++
+	})
+	ctx := t.Context()
+	org, err := s.DefaultOrg(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutMember(ctx, roomhub.Member{OrgID: org.ID, Room: "r", UID: 1, Name: "Ada", SessionID: "s", JoinedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteMember(ctx, org.ID, "r", 1); err != nil {
+		t.Fatal(err)
+	}
+	if seen[OpQuery] == 0 || seen[OpExec] == 0 || seen[OpTx] != 1 {
+		t.Fatalf("observed %v", seen)
 	}
 }

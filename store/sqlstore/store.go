@@ -24,7 +24,7 @@ const defaultOrgName = "Default"
 
 // Store is a roomhub.Store backed by a SQL database.
 type Store struct {
-	db      *sql.DB
+	db      *timedDB
 	dialect Dialect
 	now     func() time.Time
 }
@@ -34,7 +34,7 @@ var _ roomhub.Store = (*Store)(nil)
 // New returns a Store over db, migrating the schema to the latest version
 // first. The Store owns db from then on: Close closes it.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{db: db, dialect: d, now: time.Now}
+	s := &Store{db: &timedDB{DB: db}, dialect: d, now: time.Now}
 	if err := db.PingContext(ctx); err != nil {
 		return nil, roomhub.Unavailable("database", fmt.Errorf("connect to %s: %w", d, err))
 	}
@@ -46,7 +46,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 
 // SchemaVersion returns the version of the last migration applied.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	v, err := schemaVersion(ctx, s.db)
+	v, err := schemaVersion(ctx, s.db.DB)
 	return v, s.fail(err)
 }
 
@@ -78,6 +78,7 @@ func (s *Store) fail(err error) error {
 
 // inTx runs fn in a transaction, committing if it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	defer s.db.done(OpTx, time.Now())
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.fail(err)
