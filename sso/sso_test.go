@@ -135,6 +135,9 @@ func TestOpenIDConnectRefusals(t *testing.T) {
 		q.Set("code", stolen.Get("code"))
 		_, err := complete(s, victim, q)
 		wantCode(t, err, roomhub.EUNAUTHORIZED)
+		if !strings.Contains(err.Error(), "nonce") {
+			t.Fatalf("refused for another reason: %v", err)
+		}
 	})
 	t.Run("unverified email is reported", func(t *testing.T) {
 		idp.SetUser(ssotest.User{Subject: "u-2", Email: "eve@acme.example", Name: "Eve", EmailVerified: false})
@@ -163,18 +166,22 @@ func TestOpenIDConnectRefusals(t *testing.T) {
 // accepts some of them.
 func TestMisbehavingProvider(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		opt  ssotest.Option
+		name  string
+		opt   ssotest.Option
+		cause string // in the error, for the log
 	}{
-		{"forged signature", ssotest.ForgeSignature()},
-		{"wrong audience", ssotest.WrongAudience()},
-		{"expired", ssotest.ExpireTokens()},
-		{"no nonce", ssotest.DropNonce()},
+		{"forged signature", ssotest.ForgeSignature(), "signature does not verify"},
+		{"wrong audience", ssotest.WrongAudience(), "another client"},
+		{"expired", ssotest.ExpireTokens(), "expired"},
+		{"no nonce", ssotest.DropNonce(), "nonce"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSSO(t, ssotest.New(t, tc.opt))
 			_, err := signInAll(t, s)
 			wantCode(t, err, roomhub.EUNAUTHORIZED)
+			if !strings.Contains(err.Error(), tc.cause) {
+				t.Fatalf("refused for another reason: %v", err)
+			}
 		})
 	}
 	t.Run("user declines", func(t *testing.T) {

@@ -2,13 +2,10 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,89 +16,23 @@ import (
 
 	"roomhub"
 	roomsql "roomhub/sql"
+	"roomhub/store/pgtest"
 	"roomhub/store/storetest"
 )
 
-// The PostgreSQL tests run against a real server: ROOMHUB_TEST_DATABASE_URL,
-// or the database scripts/test-deps.sh provides. Each test gets a schema of
-// its own, created empty and dropped afterwards, so tests run in parallel
-// with each other and with other packages' tests, and every run starts
-// clean.
-const defaultTestDatabaseURL = "postgres://roomhub:roomhub@127.0.0.1:5432/roomhub_test?sslmode=disable"
+// The PostgreSQL tests run against a real server, each in a schema of its
+// own (pgtest).
 
-func testDatabaseURL() string {
-	if u := os.Getenv("ROOMHUB_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return defaultTestDatabaseURL
-}
+func testDatabaseURL() string { return pgtest.DatabaseURL() }
 
-// pgConnect opens one connection for the test's own use, failing the test
-// with directions when the server cannot be reached.
 func pgConnect(t *testing.T, ctx context.Context, dsn string) *pgx.Conn {
-	t.Helper()
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("ROOMHUB_TEST_DATABASE_URL is not a valid PostgreSQL URL: %v", err)
-	}
-	cfg.ConnectTimeout = 5 * time.Second
-	c, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v\n"+
-			"Run `make test-deps` to install and start it (or point ROOMHUB_TEST_DATABASE_URL at a server).",
-			redactedURL(dsn), err)
-	}
-	return c
+	return pgtest.Connect(t, ctx, dsn)
 }
 
-func redactedURL(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
-	}
-	return "(ROOMHUB_TEST_DATABASE_URL)"
-}
+func redactedURL(dsn string) string { return pgtest.Redacted(dsn) }
 
-// pgSchema creates an empty schema with a random name and returns the test
-// database URL with search_path set to it, so that everything a store opened
-// on that URL creates lands in the schema. The schema is dropped when the
-// test ends.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	base := testDatabaseURL()
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("ROOMHUB_TEST_DATABASE_URL must be a postgres:// URL, got %s", redactedURL(base))
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	// Lower case only: search_path folds unquoted names.
-	schema := "roomhub_test_" + hex.EncodeToString(b)
-	ident := pgx.Identifier{schema}.Sanitize()
+func pgSchema(t *testing.T) string { return pgtest.Schema(t) }
 
-	admin := pgConnect(t, t.Context(), base)
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(t.Context(), "CREATE SCHEMA "+ident); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		// t.Context is already cancelled when cleanups run.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin := pgConnect(t, ctx, base)
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// openPostgresTest opens a store on dsn, closed when the test ends (before
-// the schema is dropped: cleanups run last-registered first).
 func openPostgresTest(t *testing.T, dsn string) *Store {
 	t.Helper()
 	s, err := OpenPostgres(t.Context(), dsn)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -30,6 +31,16 @@ func RunAccounts(t *testing.T, open func(t *testing.T) AccountStore) {
 		{"VerifiedDomainUnique", testVerifiedDomain},
 		{"UserSessions", testUserSessions},
 		{"AuditFilters", testAuditFilters},
+		{"Orgs", testAccountOrgs},
+		{"UserUpdates", testUserUpdates},
+		{"MembershipDetails", testMembershipDetails},
+		{"APIKeys", testAPIKeys},
+		{"Invitations", testInvitations},
+		{"OrgSettingsRoundTrip", testOrgSettingsRoundTrip},
+		{"LockoutDetails", testLockoutDetails},
+		{"SealedSecretsNotResurrected", testSealedSecretsNotResurrected},
+		{"AuditFilterDetails", testAuditFilterDetails},
+		{"AccountsCancelledContext", testAccountsCancelledContext},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -245,9 +256,7 @@ func testSealedSecrets(t *testing.T, s AccountStore) {
 		bad[i].Value = "v1.new"
 	}
 	bad = append(bad, roomhub.SealedSecret{Table: "users", Column: "totp_secret", ID: 999999, Value: "v1.x"})
-	if err := s.ReplaceSealedSecrets(ctx, bad); err == nil {
-		t.Fatal("a replace naming an unknown row succeeded")
-	}
+	wantCode(t, s.ReplaceSealedSecrets(ctx, bad), roomhub.ECONFLICT) // an unknown row
 	if err := s.ReplaceSealedSecrets(ctx, []roomhub.SealedSecret{{Table: "users", Column: "password_hash", ID: f.ada.ID, Value: "x"}}); roomhub.ErrorCode(err) != roomhub.EINVALID {
 		t.Fatalf("an unknown column: %v", err)
 	}
@@ -334,6 +343,9 @@ func testAuditFilters(t *testing.T, s AccountStore) {
 		"all":                   {roomhub.AuditFilter{}, 4},
 		"action and below":      {roomhub.AuditFilter{Action: "login"}, 2},
 		"wildcards are literal": {roomhub.AuditFilter{Action: "login_"}, 0},
+		"percent is literal":    {roomhub.AuditFilter{Action: "log%"}, 0},  // unescaped, "log%.%" matches login.failed
+		"underscore is literal": {roomhub.AuditFilter{Action: "logi_"}, 0}, // unescaped, "logi_.%" matches login.failed
+		"metacharacters":        {roomhub.AuditFilter{Action: "login_x%"}, 1},
 		"actor by name":         {roomhub.AuditFilter{Actor: "eve@acme.example"}, 1},
 		"actor by id":           {roomhub.AuditFilter{Actor: "user:1"}, 3},
 		"failures":              {roomhub.AuditFilter{Success: &no}, 2},
@@ -349,5 +361,490 @@ func testAuditFilters(t *testing.T, s AccountStore) {
 	page2, _ := s.QueryAudit(ctx, f.a.ID, roomhub.AuditFilter{Limit: 2, Before: page1[1].ID})
 	if len(page2) != 2 || page2[0].ID >= page1[1].ID || page1[0].Action != "login_x%" {
 		t.Fatalf("paging: %+v / %+v", page1, page2)
+	}
+}
+
+func testAccountOrgs(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	b, a := createOrg(t, s, "zeta"), createOrg(t, s, "alpha")
+	orgs, err := s.ListOrgs(ctx)
+	if err != nil || len(orgs) != 2 || orgs[0].ID != b.ID || orgs[1].ID != a.ID || orgs[1].Slug != "alpha" {
+		t.Fatalf("ListOrgs, by id: %+v %v", orgs, err)
+	}
+	got, err := s.OrgByID(ctx, a.ID)
+	if err != nil || got.Slug != "alpha" || got.Name != a.Name || !got.CreatedAt.Equal(a.CreatedAt) {
+		t.Fatalf("OrgByID: %+v %v", got, err)
+	}
+	_, err = s.OrgByID(ctx, a.ID+b.ID+1000)
+	wantCode(t, err, roomhub.ENOTFOUND)
+}
+
+func testUserUpdates(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	if !f.ada.CreatedAt.Equal(at(0)) || f.ada.ID == 0 {
+		t.Fatalf("CreateUser returned %+v", f.ada)
+	}
+	got, err := s.UserByID(ctx, f.ada.ID)
+	if err != nil || got != f.ada {
+		t.Fatalf("UserByID = %+v %v, want %+v", got, err, f.ada)
+	}
+	_, err = s.UserByEmail(ctx, "nobody@acme.example")
+	wantCode(t, err, roomhub.ENOTFOUND)
+	_, err = s.UserByID(ctx, f.ada.ID+f.bert.ID+1000)
+	wantCode(t, err, roomhub.ENOTFOUND)
+
+	// A zero creation time is stored as 0 and comes back zero.
+	z, err := s.CreateUser(ctx, roomhub.User{Email: "zero@acme.example"})
+	must(t, err)
+	if got, _ := s.UserByID(ctx, z.ID); !got.CreatedAt.IsZero() || !z.CreatedAt.IsZero() {
+		t.Fatalf("zero CreatedAt: %v / %v", z.CreatedAt, got.CreatedAt)
+	}
+
+	must(t, s.SetPassword(ctx, f.ada.ID, "h2"))
+	must(t, s.SetUserName(ctx, f.ada.ID, "Ada L."))
+	if got, _ := s.UserByID(ctx, f.ada.ID); got.PasswordHash != "h2" || got.Name != "Ada L." {
+		t.Fatalf("updates: %+v", got)
+	}
+	if got, _ := s.UserByID(ctx, f.bert.ID); got.PasswordHash != "" || got.Name != "Bert" {
+		t.Fatalf("another user changed: %+v", got)
+	}
+	missing := f.ada.ID + f.bert.ID + 1000
+	wantCode(t, s.SetPassword(ctx, missing, "h"), roomhub.ENOTFOUND)
+	wantCode(t, s.SetUserName(ctx, missing, "x"), roomhub.ENOTFOUND)
+	wantCode(t, s.SetTOTP(ctx, missing, "v1.s", []string{"c"}), roomhub.ENOTFOUND)
+
+	// Enrolling again replaces every backup code.
+	must(t, s.SetTOTP(ctx, f.ada.ID, "v1.a", []string{"c1", "c2", "c3"}))
+	must(t, s.SetTOTP(ctx, f.ada.ID, "v1.b", []string{"d1"}))
+	if ok, _ := s.UseBackupCode(ctx, f.ada.ID, "c1"); ok {
+		t.Fatal("a replaced backup code worked")
+	}
+	if n, _ := s.UnusedBackupCodes(ctx, f.ada.ID); n != 1 {
+		t.Fatalf("unused after re-enrolment: %d", n)
+	}
+	if u, _ := s.UserByID(ctx, f.ada.ID); u.TOTPSecret != "v1.b" || !u.Enrolled() {
+		t.Fatalf("enrolled: %+v", u)
+	}
+}
+
+func testMembershipDetails(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	must(t, s.SetTOTP(ctx, f.bert.ID, "v1.t", nil))
+	must(t, s.AddMembership(ctx, f.a.ID, f.bert.ID, roomhub.RoleAdmin))
+	m, err := s.Membership(ctx, f.a.ID, f.bert.ID)
+	if err != nil || m.OrgID != f.a.ID || m.UserID != f.bert.ID || m.Role != roomhub.RoleAdmin ||
+		m.OrgSlug != "acme" || m.OrgName != f.a.Name || m.UserEmail != "bert@globex.example" || m.UserName != "Bert" || !m.UserEnrolled {
+		t.Fatalf("Membership: %+v %v", m, err)
+	}
+	users, err := s.ListOrgUsers(ctx, f.a.ID)
+	if err != nil || len(users) != 2 || users[0].UserID != f.ada.ID || users[0].UserEnrolled || !users[1].UserEnrolled {
+		t.Fatalf("ListOrgUsers: %+v %v", users, err)
+	}
+	ms, err := s.ListMemberships(ctx, f.bert.ID)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("ListMemberships: %+v %v", ms, err)
+	}
+	for _, m := range ms {
+		if want := map[int64]string{f.a.ID: "acme", f.b.ID: "globex"}[m.OrgID]; m.OrgSlug != want || m.OrgName == "" {
+			t.Fatalf("membership of org %d: %+v", m.OrgID, m)
+		}
+	}
+	if ms, err := s.ListMemberships(ctx, f.ada.ID+f.bert.ID+1000); err != nil || len(ms) != 0 {
+		t.Fatalf("memberships of nobody: %+v %v", ms, err)
+	}
+
+	// Roles: validated, counted per organization.
+	wantCode(t, s.AddMembership(ctx, f.b.ID, f.ada.ID, "root"), roomhub.EINVALID)
+	wantCode(t, s.AddMembership(ctx, f.a.ID+f.b.ID+1000, f.ada.ID, roomhub.RoleViewer), roomhub.ENOTFOUND)
+	wantCode(t, s.AddMembership(ctx, f.a.ID, f.ada.ID+f.bert.ID+1000, roomhub.RoleViewer), roomhub.ENOTFOUND)
+	must(t, s.SetRole(ctx, f.a.ID, f.bert.ID, roomhub.RoleOwner))
+	for org, want := range map[int64]int{f.a.ID: 2, f.b.ID: 0} {
+		if n, err := s.CountOwners(ctx, org); err != nil || n != want {
+			t.Fatalf("CountOwners(%d) = %d %v, want %d", org, n, err, want)
+		}
+	}
+	if m, _ := s.Membership(ctx, f.b.ID, f.bert.ID); m.Role != roomhub.RoleViewer {
+		t.Fatalf("SetRole in A changed the role in B: %+v", m)
+	}
+	must(t, s.RemoveMembership(ctx, f.a.ID, f.bert.ID))
+	wantCode(t, s.RemoveMembership(ctx, f.a.ID, f.bert.ID), roomhub.ENOTFOUND)
+	if _, err := s.Membership(ctx, f.b.ID, f.bert.ID); err != nil {
+		t.Fatalf("removal from A removed from B: %v", err)
+	}
+}
+
+func testAPIKeys(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	if !f.keyA.Active() || !f.keyA.LastUsed.IsZero() || !f.keyA.CreatedAt.Equal(at(2)) || f.keyA.OrgID != f.a.ID {
+		t.Fatalf("CreateAPIKey returned %+v", f.keyA)
+	}
+	k2, err := s.CreateAPIKey(ctx, roomhub.APIKey{OrgID: f.a.ID, Name: "second", Prefix: "rk_c", Hash: "hc", CreatedBy: f.ada.ID, CreatedAt: at(20)})
+	must(t, err)
+	_, err = s.CreateAPIKey(ctx, roomhub.APIKey{OrgID: f.a.ID + f.b.ID + 1000, Name: "x", Prefix: "rk_x", Hash: "hx", CreatedAt: at(20)})
+	wantCode(t, err, roomhub.ENOTFOUND)
+	must(t, s.RevokeAPIKey(ctx, f.a.ID, f.keyA.ID, at(30)))
+	must(t, s.TouchAPIKey(ctx, k2.ID, at(40)))
+
+	keys, err := s.ListAPIKeys(ctx, f.a.ID)
+	if err != nil || len(keys) != 2 || keys[0].ID != k2.ID || keys[1].ID != f.keyA.ID {
+		t.Fatalf("ListAPIKeys, newest first with the revoked: %+v %v", keys, err)
+	}
+	if k := keys[0]; !k.Active() || !k.LastUsed.Equal(at(40)) || k.Name != "second" || k.Prefix != "rk_c" || k.CreatedBy != f.ada.ID {
+		t.Fatalf("touched key: %+v", k)
+	}
+	if k := keys[1]; k.Active() || !k.RevokedAt.Equal(at(30)) || !k.LastUsed.IsZero() {
+		t.Fatalf("revoked key: %+v", k)
+	}
+	// The revoked key is still found by its hash: the caller refuses it.
+	if k, err := s.APIKeyByHash(ctx, "ha"); err != nil || k.ID != f.keyA.ID || k.Active() {
+		t.Fatalf("APIKeyByHash of a revoked key: %+v %v", k, err)
+	}
+	_, err = s.APIKeyByHash(ctx, "nope")
+	wantCode(t, err, roomhub.ENOTFOUND)
+	if keys, err := s.ListAPIKeys(ctx, f.a.ID+f.b.ID+1000); err != nil || len(keys) != 0 {
+		t.Fatalf("keys of no organization: %+v %v", keys, err)
+	}
+	if k, _ := s.APIKeyByHash(ctx, "hb"); !k.Active() || !k.LastUsed.IsZero() {
+		t.Fatalf("B's key changed: %+v", k)
+	}
+}
+
+func testInvitations(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	inv, err := s.CreateUserToken(ctx, roomhub.UserToken{Kind: roomhub.TokenInvite, OrgID: f.a.ID, Email: "New@Acme.example", Role: roomhub.RoleAdmin,
+		Hash: "i2", CreatedBy: f.ada.ID, CreatedAt: at(100), ExpiresAt: at(200)})
+	must(t, err)
+	if inv.Email != "new@acme.example" || !inv.UsedAt.IsZero() || !inv.ExpiresAt.Equal(at(200)) {
+		t.Fatalf("CreateUserToken returned %+v", inv)
+	}
+	got, err := s.UserTokenByHash(ctx, roomhub.TokenInvite, "i2", at(150))
+	if err != nil || got != inv {
+		t.Fatalf("UserTokenByHash = %+v %v, want %+v", got, err, inv)
+	}
+	_, err = s.UserTokenByHash(ctx, roomhub.TokenInvite, "i2", at(200)) // expires_at is exclusive
+	wantCode(t, err, roomhub.ENOTFOUND)
+	reset, err := s.CreateUserToken(ctx, roomhub.UserToken{Kind: roomhub.TokenReset, OrgID: f.a.ID, Email: "ada@acme.example", UserID: f.ada.ID,
+		Hash: "r1", CreatedAt: at(100), ExpiresAt: at(10_000)})
+	must(t, err)
+	if got, err := s.UserTokenByHash(ctx, roomhub.TokenReset, "r1", at(150)); err != nil || got.UserID != f.ada.ID {
+		t.Fatalf("reset token: %+v %v", got, err)
+	}
+	_, err = s.CreateUserToken(ctx, roomhub.UserToken{Kind: roomhub.TokenInvite, OrgID: f.a.ID + f.b.ID + 1000, Hash: "i9", ExpiresAt: at(10_000)})
+	wantCode(t, err, roomhub.ENOTFOUND)
+
+	// Newest first; only unused, unexpired invitations of the organization.
+	list, err := s.ListInvitations(ctx, f.a.ID, at(150))
+	if err != nil || len(list) != 2 || list[0].ID != inv.ID || list[1].ID != f.invA.ID {
+		t.Fatalf("ListInvitations: %+v %v", list, err)
+	}
+	if list, _ := s.ListInvitations(ctx, f.a.ID, at(200)); len(list) != 1 || list[0].ID != f.invA.ID {
+		t.Fatalf("expired invitation listed: %+v", list)
+	}
+	if ok, err := s.UseUserToken(ctx, f.invA.ID, at(160)); err != nil || !ok {
+		t.Fatalf("use: %v %v", ok, err)
+	}
+	if list, _ := s.ListInvitations(ctx, f.a.ID, at(170)); len(list) != 1 || list[0].ID != inv.ID {
+		t.Fatalf("used invitation listed: %+v", list)
+	}
+	wantCode(t, s.RevokeInvitation(ctx, f.a.ID, f.invA.ID), roomhub.ENOTFOUND) // already used
+	wantCode(t, s.RevokeInvitation(ctx, f.a.ID, reset.ID), roomhub.ENOTFOUND)  // not an invitation
+	wantCode(t, s.RevokeInvitation(ctx, f.b.ID, inv.ID), roomhub.ENOTFOUND)    // another organization's
+	if _, err := s.UserTokenByHash(ctx, roomhub.TokenInvite, "i2", at(170)); err != nil {
+		t.Fatalf("B revoked A's invitation: %v", err)
+	}
+	must(t, s.RevokeInvitation(ctx, f.a.ID, inv.ID))
+	_, err = s.UserTokenByHash(ctx, roomhub.TokenInvite, "i2", at(170))
+	wantCode(t, err, roomhub.ENOTFOUND)
+	if ok, _ := s.UseUserToken(ctx, inv.ID, at(171)); ok {
+		t.Fatal("a revoked invitation was used")
+	}
+	if list, _ := s.ListInvitations(ctx, f.b.ID, at(170)); len(list) != 1 || list[0].ID != f.invB.ID {
+		t.Fatalf("B's invitations changed: %+v", list)
+	}
+}
+
+func testOrgSettingsRoundTrip(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	want := roomhub.OrgSettings{OrgID: f.a.ID, AgoraAppID: "app", AgoraCertificate: "v1.cert", SSODomain: "acme.example",
+		SSODomainVerified: true, SSOAutoProvision: true, UpdatedAt: at(5)}
+	must(t, s.SaveOrgSettings(ctx, want))
+	if got, err := s.OrgSettings(ctx, f.a.ID); err != nil || got != want {
+		t.Fatalf("OrgSettings = %+v %v, want %+v", got, err, want)
+	}
+	if got, err := s.OrgSettings(ctx, f.b.ID); err != nil || got != (roomhub.OrgSettings{OrgID: f.b.ID}) {
+		t.Fatalf("B's settings: %+v %v", got, err)
+	}
+	// The upsert replaces every field.
+	want = roomhub.OrgSettings{OrgID: f.a.ID, SSODomain: "acme.example", UpdatedAt: at(6)}
+	must(t, s.SaveOrgSettings(ctx, want))
+	if got, _ := s.OrgSettings(ctx, f.a.ID); got != want {
+		t.Fatalf("after update %+v, want %+v", got, want)
+	}
+	wantCode(t, s.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: f.a.ID + f.b.ID + 1000}), roomhub.ENOTFOUND)
+
+	// A gave the domain up: B may verify it, and A can no longer.
+	must(t, s.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: f.b.ID, SSODomain: "acme.example", SSODomainVerified: true}))
+	wantCode(t, s.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: f.a.ID, SSODomain: "acme.example", SSODomainVerified: true}), roomhub.ECONFLICT)
+	if got, _ := s.OrgSettings(ctx, f.a.ID); got != want {
+		t.Fatalf("a refused save changed A: %+v", got)
+	}
+	// Saving B again (same verified domain) is not a conflict with itself.
+	must(t, s.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: f.b.ID, SSODomain: "acme.example", SSODomainVerified: true, SSOAutoProvision: true}))
+	if o, _, err := s.OrgByVerifiedDomain(ctx, "acme.example"); err != nil || o.ID != f.b.ID {
+		t.Fatalf("by domain: %+v %v", o, err)
+	}
+	// Verified with no domain matches no SSO user.
+	must(t, s.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: f.a.ID, SSODomainVerified: true}))
+	_, _, err := s.OrgByVerifiedDomain(ctx, "")
+	wantCode(t, err, roomhub.ENOTFOUND)
+}
+
+func testLockoutDetails(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	const ip1, ip2 = "203.0.113.1", "203.0.113.2"
+	// Limit 1: the first failure locks.
+	a, err := s.RecordLoginFailure(ctx, "a@x.example", ip1, 1, time.Minute, at(0))
+	if err != nil || a.Failures != 1 || !a.LockedUntil.Equal(at(0).Add(time.Minute)) || !a.UpdatedAt.Equal(at(0)) {
+		t.Fatalf("limit 1: %+v %v", a, err)
+	}
+	// The email is compared as users.email is stored, lower-cased.
+	a, _ = s.RecordLoginFailure(ctx, "B@X.example", ip1, 3, time.Minute, at(0))
+	a, _ = s.RecordLoginFailure(ctx, "b@x.example", ip1, 3, time.Minute, at(1))
+	if got, _ := s.LoginAttempts(ctx, "b@X.EXAMPLE", ip1); a.Failures != 2 || got.Failures != 2 || got.Email != "b@x.example" {
+		t.Fatalf("case of the email: %+v / %+v", a, got)
+	}
+	// A failure exactly when the lock ends counts from 1 again.
+	a, _ = s.RecordLoginFailure(ctx, "a@x.example", ip1, 1, time.Minute, at(0).Add(time.Minute))
+	if a.Failures != 1 || !a.LockedUntil.Equal(at(0).Add(2*time.Minute)) {
+		t.Fatalf("limit 1 after the lock: %+v", a)
+	}
+	s.RecordLoginFailure(ctx, "a@x.example", ip2, 5, time.Minute, at(0))
+	s.RecordLoginFailure(ctx, "c@x.example", ip2, 5, time.Minute, at(0))
+	if n, err := s.ClearLoginAttempts(ctx, "", ip1); err != nil || n != 2 {
+		t.Fatalf("clear by ip: %d %v", n, err)
+	}
+	if a, _ := s.LoginAttempts(ctx, "a@x.example", ip2); a.Failures != 1 {
+		t.Fatalf("clearing ip1 cleared ip2: %+v", a)
+	}
+	if n, _ := s.ClearLoginAttempts(ctx, "A@x.example", ip2); n != 1 {
+		t.Fatalf("clear the pair: %d", n)
+	}
+	if n, _ := s.ClearLoginAttempts(ctx, "nobody@x.example", ""); n != 0 {
+		t.Fatalf("clear of nothing: %d", n)
+	}
+	if a, _ := s.LoginAttempts(ctx, "c@x.example", ip2); a.Failures != 1 {
+		t.Fatalf("c's count: %+v", a)
+	}
+}
+
+// testSealedSecretsNotResurrected: a secret cleared between listing and
+// replacing (a second factor reset meanwhile) makes the rotation fail as a
+// whole instead of writing the old secret back.
+func testSealedSecretsNotResurrected(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	must(t, s.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: f.b.ID, AgoraCertificate: "v1.cert"}))
+	must(t, s.SetTOTP(ctx, f.ada.ID, "v1.ada", nil))
+	must(t, s.SetTOTP(ctx, f.bert.ID, "v1.bert", nil))
+	all, err := s.ListSealedSecrets(ctx)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("list: %+v %v", all, err)
+	}
+	want := map[roomhub.SealedSecret]bool{
+		{Table: "org_settings", Column: "agora_certificate", ID: f.b.ID, Value: "v1.cert"}: true,
+		{Table: "users", Column: "totp_secret", ID: f.ada.ID, Value: "v1.ada"}:             true,
+		{Table: "users", Column: "totp_secret", ID: f.bert.ID, Value: "v1.bert"}:           true,
+	}
+	for _, sec := range all {
+		if !want[sec] {
+			t.Fatalf("unexpected secret %+v in %+v", sec, all)
+		}
+	}
+	for i := range all {
+		all[i].Value = "v2." + all[i].Value
+	}
+	must(t, s.SetTOTP(ctx, f.bert.ID, "", nil)) // reset meanwhile
+	wantCode(t, s.ReplaceSealedSecrets(ctx, all), roomhub.ECONFLICT)
+	if u, _ := s.UserByID(ctx, f.bert.ID); u.Enrolled() {
+		t.Fatalf("rotation re-enrolled a reset user: %+v", u)
+	}
+	if u, _ := s.UserByID(ctx, f.ada.ID); u.TOTPSecret != "v1.ada" {
+		t.Fatalf("a failed rotation changed another secret: %+v", u)
+	}
+	if st, _ := s.OrgSettings(ctx, f.b.ID); st.AgoraCertificate != "v1.cert" {
+		t.Fatalf("a failed rotation changed the certificate: %+v", st)
+	}
+	wantCode(t, s.ReplaceSealedSecrets(ctx, []roomhub.SealedSecret{{Table: "orgs", Column: "name", ID: f.a.ID, Value: "x"}}), roomhub.EINVALID)
+	wantCode(t, s.ReplaceSealedSecrets(ctx, []roomhub.SealedSecret{{Table: "users", Column: "totp_secret", ID: f.ada.ID}}), roomhub.EINVALID)
+	must(t, s.ReplaceSealedSecrets(ctx, nil))
+}
+
+func testAuditFilterDetails(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	yes, no := true, false
+	for i := range 120 {
+		e := roomhub.AuditEntry{OrgID: f.a.ID, At: at(i * 10), Action: "apikey.create", ActorID: "user:1", ActorName: "Ada", Success: i%2 == 0}
+		if i%3 == 0 {
+			e.Action, e.ActorID, e.ActorName = "login.failed", "user:2", "Ada Lovelace"
+		}
+		must(t, s.AppendAudit(ctx, e))
+		e.OrgID = f.b.ID
+		must(t, s.AppendAudit(ctx, e))
+	}
+	query := func(flt roomhub.AuditFilter) []roomhub.AuditEntry {
+		t.Helper()
+		rows, err := s.QueryAudit(ctx, f.a.ID, flt)
+		must(t, err)
+		for i, r := range rows {
+			if r.OrgID != f.a.ID {
+				t.Fatalf("row of organization %d", r.OrgID)
+			}
+			if i > 0 && r.ID >= rows[i-1].ID {
+				t.Fatalf("not newest first: %d after %d", r.ID, rows[i-1].ID)
+			}
+		}
+		return rows
+	}
+	if n := len(query(roomhub.AuditFilter{})); n != 100 {
+		t.Errorf("default limit: %d rows, want 100", n)
+	}
+	if n := len(query(roomhub.AuditFilter{Limit: 1_000_000})); n != 120 {
+		t.Errorf("a large limit: %d rows, want 120", n)
+	}
+	if n := len(query(roomhub.AuditFilter{Actor: "Ada"})); n != 80 {
+		t.Errorf("actor is exact, not a substring: %d rows, want 80", n)
+	}
+	if n := len(query(roomhub.AuditFilter{Actor: "user:2", Action: "login", Success: &yes})); n != 20 {
+		t.Errorf("filters combine: %d rows, want 20", n)
+	}
+	if n := len(query(roomhub.AuditFilter{Success: &no, Limit: 1000})); n != 60 {
+		t.Errorf("failures: %d rows, want 60", n)
+	}
+	if rows := query(roomhub.AuditFilter{Since: at(100), Until: at(200)}); len(rows) != 10 || !rows[0].At.Equal(at(190)) || !rows[9].At.Equal(at(100)) {
+		t.Errorf("since inclusive, until exclusive: %d rows", len(rows))
+	}
+	// Paging with a filter walks every matching row once.
+	seen := map[int64]bool{}
+	var before int64
+	for page := 0; ; page++ {
+		rows := query(roomhub.AuditFilter{Action: "login.failed", Limit: 7, Before: before})
+		if len(rows) == 0 {
+			break
+		}
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+		for _, r := range rows {
+			if seen[r.ID] || r.Action != "login.failed" {
+				t.Fatalf("row %+v twice or unfiltered", r)
+			}
+			seen[r.ID] = true
+		}
+		before = rows[len(rows)-1].ID
+	}
+	if len(seen) != 40 {
+		t.Errorf("paging saw %d rows, want 40", len(seen))
+	}
+	// Paging from B's ids through A still shows only A's rows.
+	bRows, _ := s.QueryAudit(ctx, f.b.ID, roomhub.AuditFilter{Limit: 1})
+	if rows := query(roomhub.AuditFilter{Before: bRows[0].ID + 1, Limit: 1000}); len(rows) != 120 {
+		t.Errorf("A's rows before B's newest: %d", len(rows))
+	}
+}
+
+// testAccountsCancelledContext: a cancelled context is an error wrapping
+// context.Canceled from every method, never a result, ENOTFOUND, or the
+// "zero row" some lookups return for a missing row.
+func testAccountsCancelledContext(t *testing.T, s AccountStore) {
+	live := context.Background()
+	f := setup(t, s)
+	must(t, s.CreateUserSession(live, roomhub.UserSession{ID: "s1", UserID: f.ada.ID, ExpiresAt: at(1000)}))
+	ctx, cancel := context.WithCancel(live)
+	cancel()
+	calls := map[string]func() error{
+		"ListOrgs":    func() error { _, err := s.ListOrgs(ctx); return err },
+		"OrgByID":     func() error { _, err := s.OrgByID(ctx, f.a.ID); return err },
+		"CreateUser":  func() error { _, err := s.CreateUser(ctx, roomhub.User{Email: "new@x.example"}); return err },
+		"UserByEmail": func() error { _, err := s.UserByEmail(ctx, "ada@acme.example"); return err },
+		"UserByID":    func() error { _, err := s.UserByID(ctx, f.ada.ID); return err },
+		"SetPassword": func() error { return s.SetPassword(ctx, f.ada.ID, "x") },
+		"SetUserName": func() error { return s.SetUserName(ctx, f.ada.ID, "x") },
+		"SetTOTP":     func() error { return s.SetTOTP(ctx, f.ada.ID, "v1.x", []string{"c"}) },
+		"UseTOTPStep": func() error { _, err := s.UseTOTPStep(ctx, f.ada.ID, 5); return err },
+		"UseBackupCode": func() error {
+			_, err := s.UseBackupCode(ctx, f.ada.ID, "c")
+			return err
+		},
+		"UnusedBackupCodes":   func() error { _, err := s.UnusedBackupCodes(ctx, f.ada.ID); return err },
+		"AddMembership":       func() error { return s.AddMembership(ctx, f.b.ID, f.ada.ID, roomhub.RoleViewer) },
+		"Membership":          func() error { _, err := s.Membership(ctx, f.a.ID, f.ada.ID); return err },
+		"ListMemberships":     func() error { _, err := s.ListMemberships(ctx, f.ada.ID); return err },
+		"ListOrgUsers":        func() error { _, err := s.ListOrgUsers(ctx, f.a.ID); return err },
+		"SetRole":             func() error { return s.SetRole(ctx, f.a.ID, f.ada.ID, roomhub.RoleViewer) },
+		"RemoveMembership":    func() error { return s.RemoveMembership(ctx, f.a.ID, f.ada.ID) },
+		"CountOwners":         func() error { _, err := s.CountOwners(ctx, f.a.ID); return err },
+		"OrgSettings":         func() error { _, err := s.OrgSettings(ctx, f.a.ID); return err },
+		"SaveOrgSettings":     func() error { return s.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: f.a.ID, AgoraAppID: "x"}) },
+		"OrgByVerifiedDomain": func() error { _, _, err := s.OrgByVerifiedDomain(ctx, "acme.example"); return err },
+		"ListSealedSecrets":   func() error { _, err := s.ListSealedSecrets(ctx); return err },
+		"ReplaceSealedSecrets": func() error {
+			return s.ReplaceSealedSecrets(ctx, []roomhub.SealedSecret{{Table: "users", Column: "totp_secret", ID: f.ada.ID, Value: "v1.x"}})
+		},
+		"CreateUserToken": func() error {
+			_, err := s.CreateUserToken(ctx, roomhub.UserToken{Kind: roomhub.TokenInvite, OrgID: f.a.ID, Hash: "new", ExpiresAt: at(10_000)})
+			return err
+		},
+		"UserTokenByHash":       func() error { _, err := s.UserTokenByHash(ctx, roomhub.TokenInvite, "ia", at(5)); return err },
+		"UseUserToken":          func() error { _, err := s.UseUserToken(ctx, f.invA.ID, at(5)); return err },
+		"ListInvitations":       func() error { _, err := s.ListInvitations(ctx, f.a.ID, at(5)); return err },
+		"RevokeInvitation":      func() error { return s.RevokeInvitation(ctx, f.a.ID, f.invA.ID) },
+		"CreateUserSession":     func() error { return s.CreateUserSession(ctx, roomhub.UserSession{ID: "s2", UserID: f.ada.ID}) },
+		"UserSession":           func() error { _, err := s.UserSession(ctx, "s1"); return err },
+		"TouchUserSession":      func() error { return s.TouchUserSession(ctx, "s1", at(5)) },
+		"DeleteUserSession":     func() error { return s.DeleteUserSession(ctx, "s1") },
+		"DeleteUserSessions":    func() error { _, err := s.DeleteUserSessions(ctx, f.ada.ID); return err },
+		"DeleteAllUserSessions": func() error { _, err := s.DeleteAllUserSessions(ctx); return err },
+		"LoginAttempts":         func() error { _, err := s.LoginAttempts(ctx, "ada@acme.example", "203.0.113.1"); return err },
+		"RecordLoginFailure": func() error {
+			_, err := s.RecordLoginFailure(ctx, "ada@acme.example", "203.0.113.1", 5, time.Hour, at(5))
+			return err
+		},
+		"ClearLoginAttempts": func() error { _, err := s.ClearLoginAttempts(ctx, "", ""); return err },
+		"CreateAPIKey": func() error {
+			_, err := s.CreateAPIKey(ctx, roomhub.APIKey{OrgID: f.a.ID, Hash: "new", CreatedAt: at(5)})
+			return err
+		},
+		"ListAPIKeys":  func() error { _, err := s.ListAPIKeys(ctx, f.a.ID); return err },
+		"APIKeyByHash": func() error { _, err := s.APIKeyByHash(ctx, "ha"); return err },
+		"RevokeAPIKey": func() error { return s.RevokeAPIKey(ctx, f.a.ID, f.keyA.ID, at(5)) },
+		"TouchAPIKey":  func() error { return s.TouchAPIKey(ctx, f.keyA.ID, at(5)) },
+		"QueryAudit":   func() error { _, err := s.QueryAudit(ctx, f.a.ID, roomhub.AuditFilter{}); return err },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			err := call()
+			if !errors.Is(err, context.Canceled) || roomhub.ErrorCode(err) != roomhub.EUNAVAILABLE {
+				t.Errorf("err = %v (code %q), want EUNAVAILABLE wrapping context.Canceled", err, roomhub.ErrorCode(err))
+			}
+		})
+	}
+	// Nothing was written.
+	if u, _ := s.UserByID(live, f.ada.ID); u.PasswordHash != "h" || u.Enrolled() {
+		t.Errorf("user changed under a cancelled context: %+v", u)
+	}
+	if _, err := s.UserSession(live, "s1"); err != nil {
+		t.Errorf("session deleted under a cancelled context: %v", err)
+	}
+	if k, _ := s.APIKeyByHash(live, "ha"); !k.Active() {
+		t.Errorf("key revoked under a cancelled context")
+	}
+	if m, _ := s.Membership(live, f.a.ID, f.ada.ID); m.Role != roomhub.RoleOwner {
+		t.Errorf("membership changed under a cancelled context: %+v", m)
 	}
 }
