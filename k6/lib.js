@@ -14,35 +14,45 @@ export const limited = new Counter('limited');
 export const serverErrors = new Counter('server_errors');
 export const other = new Counter('other');
 
-// count files a response under ok (wantOK statuses), limited (429 with
-// Retry-After and the documented JSON body), server_errors (5xx) or other.
-// A refused WebSocket handshake exposes only its status (handshake true).
-export function count(res, wantOK, handshake) {
+// The body of every 429 (docs/api.md, "Rate limits").
+const TOO_MANY = 'Too many requests. Please wait before trying again.';
+
+// count files a response under ok (a wantOK status that passes valid, when
+// given), limited (429 with a Retry-After header equal to the body's
+// retry_after_seconds and the documented body naming limitText), server_errors
+// (5xx) or other. It takes k6/http responses and k6/ws ones alike: a refused
+// WebSocket handshake carries its status, headers and body too.
+export function count(res, wantOK, limitText, valid) {
   if (res.status >= 500) {
     serverErrors.add(1);
-  } else if (res.status === 429 && handshake) {
-    limited.add(1);
   } else if (res.status === 429) {
-    let body = {};
-    try { body = res.json(); } catch (e) { /* counted as other below */ }
-    if (res.headers['Retry-After'] && body.error && body.limit && body.retry_after_seconds > 0) {
-      limited.add(1);
-    } else {
-      other.add(1);
-    }
-  } else if (wantOK.includes(res.status)) {
+    (documented429(res, limitText) ? limited : other).add(1);
+  } else if (wantOK.includes(res.status) && (!valid || valid(res))) {
     ok.add(1);
   } else {
     other.add(1);
   }
 }
 
-// thresholds for a limit of n: exactly n accepted, the rest refused with
-// 429, never a 5xx, nothing unexpected.
-export function limitThresholds(n) {
+// documented429 tells whether a 429 is the documented one: Retry-After equal
+// to the body's retry_after_seconds, the documented message, the limit
+// named as limitText ("10 per minute") and a request id.
+export function documented429(res, limitText) {
+  if (res.status !== 429) return false;
+  let body = {};
+  try { body = JSON.parse(res.body); } catch (e) { return false; }
+  const retry = Number(res.headers['Retry-After']);
+  return retry > 0 && body.error === TOO_MANY && body.limit === limitText &&
+    body.retry_after_seconds === retry && typeof body.request_id === 'string' && body.request_id !== '';
+}
+
+// thresholds for a limit of n with extra requests over it: exactly n
+// accepted, exactly extra refused with the documented 429, never a 5xx,
+// nothing unexpected.
+export function limitThresholds(n, extra) {
   return {
     ok: [`count==${n}`],
-    limited: ['count>=1'],
+    limited: [`count==${extra}`],
     server_errors: ['count==0'],
     other: ['count==0'],
   };

@@ -28,6 +28,10 @@ stop() {
 trap stop EXIT
 
 start() {
+  # Another server on the port would answer /readyz for ours and take the load.
+  if curl -fsS -m 1 "${BASE}/readyz" >/dev/null 2>&1; then
+    echo "load: something already answers on ${BASE}; set LOAD_PORT"; exit 1
+  fi
   data="$(mktemp -d)"
   DEBUG=true ADDR="127.0.0.1:${PORT}" DATA_DIR="$data" METRICS_ADDR=off LOG_LEVEL=warn \
     TRUSTED_PROXIES=127.0.0.1/32 MAX_ROOM_MEMBERS=500 \
@@ -35,6 +39,7 @@ start() {
     bin/roomhub serve >"$data/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
     if curl -fsS "${BASE}/readyz" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done

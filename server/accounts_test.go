@@ -480,3 +480,22 @@ func TestAuditLogFiltersAndCSV(t *testing.T) {
 		t.Fatalf("csv: %.400s", body)
 	}
 }
+
+// TestPasswordResetRateLimit: the link forms take 5 posts an hour per IP.
+func TestPasswordResetRateLimit(t *testing.T) {
+	a := newApp(t)
+	u := a.visitor()
+	forged := "/reset/" + strings.Repeat("B", 43)
+	for i := 0; i < server.LimitPasswordReset.Requests; i++ {
+		res, body := u.form(forged, url.Values{"password": {testPassword}})
+		wantStatus(t, res, body, http.StatusNotFound)
+	}
+	res, body := u.form("/invite/"+strings.Repeat("C", 43), url.Values{"password": {testPassword}})
+	wantStatus(t, res, body, http.StatusTooManyRequests)
+	if !strings.Contains(body, "5 per hour") {
+		t.Fatalf("429 body: %s", body)
+	}
+	// Looking a link up is not limited: the token cannot be guessed.
+	res, body = u.page(forged)
+	wantStatus(t, res, body, http.StatusNotFound)
+}

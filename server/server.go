@@ -112,6 +112,7 @@ type Server struct {
 	obs        Observer
 	defaultOrg roomhub.Org
 	router     chi.Router
+	limiters   map[string]func(http.Handler) http.Handler // by limit name, built with the routes
 }
 
 // New builds the server and its routes. It loads the default organization,
@@ -147,6 +148,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.limiters = map[string]func(http.Handler) http.Handler{}
 	s.router = s.routes()
 	return s, nil
 }
@@ -184,11 +186,14 @@ func (s *Server) routes() chi.Router {
 		r.With(s.limit("login", LimitLogin)).Post("/2fa/enrol", s.enrol)
 		r.Post("/logout", s.logout)
 		r.With(s.requireUser).Post("/logout/all", s.logoutAll)
-		r.With(s.limit("login", LimitLogin)).Get("/auth/sso/{provider}", s.ssoBegin)
+		r.Get("/auth/sso/{provider}", s.ssoBegin) // only completing a sign-in counts
+
 		r.With(s.limit("login", LimitLogin)).Get("/auth/sso/{provider}/callback", s.ssoCallback)
-		r.With(s.limit("password_reset", LimitPasswordReset)).Get("/invite/{token}", s.invitePage)
+		// Only the forms count against the limit: a link token has 256
+		// random bits, so looking pages up cannot guess one.
+		r.Get("/invite/{token}", s.invitePage)
 		r.With(s.limit("password_reset", LimitPasswordReset)).Post("/invite/{token}", s.acceptInvite)
-		r.With(s.limit("password_reset", LimitPasswordReset)).Get("/reset/{token}", s.resetPage)
+		r.Get("/reset/{token}", s.resetPage)
 		r.With(s.limit("password_reset", LimitPasswordReset)).Post("/reset/{token}", s.reset)
 		r.Route("/dashboard", func(r chi.Router) {
 			r.Use(s.requireUser)
@@ -281,7 +286,18 @@ func (s *Server) limit(name string, l Limit) func(http.Handler) http.Handler {
 }
 
 // limitBy applies a rate limit counted per key(r): a user, an API key.
+// Routes sharing a limit name share one budget (login and its second
+// factor, the two link forms), so the limiter is made once per name.
 func (s *Server) limitBy(name string, l Limit, key func(*http.Request) string) func(http.Handler) http.Handler {
+	if mw, ok := s.limiters[name]; ok {
+		return mw
+	}
+	mw := s.newLimiter(name, l, key)
+	s.limiters[name] = mw
+	return mw
+}
+
+func (s *Server) newLimiter(name string, l Limit, key func(*http.Request) string) func(http.Handler) http.Handler {
 	opts := []httprate.Option{
 		httprate.WithKeyFuncs(func(r *http.Request) (string, error) {
 			return name + "|" + key(r), nil
