@@ -131,7 +131,7 @@ func (k APIKey) Active() bool { return k.RevokedAt.IsZero() }
 
 // AuditFilter selects audit rows of one organization, newest first.
 type AuditFilter struct {
-	Action  string // prefix match, e.g. "login" matches "login.failed"
+	Action  string // the action or any under it: "login" matches "login" and "login.failed", not "logout"
 	Actor   string // exact actor id or name
 	Success *bool
 	Since   time.Time

@@ -218,7 +218,7 @@ func TestDialectRender(t *testing.T) {
 			if strings.Contains(got, roomsql.AutoID) {
 				t.Errorf("%s: migration %d keeps the %s placeholder", d, m.Version, roomsql.AutoID)
 			}
-			if !strings.Contains(got, d.autoID) {
+			if strings.Contains(m.SQL, roomsql.AutoID) && !strings.Contains(got, d.autoID) {
 				t.Errorf("%s: migration %d lacks %q", d, m.Version, d.autoID)
 			}
 		}
