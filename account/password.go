@@ -9,45 +9,49 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters: OWASP's recommendation (m=19 MiB, t=2, p=1).
+// Argon2id parameters for new hashes: OWASP's recommendation (m=19 MiB,
+// t=2, p=1): some 25 ms per sign-in on one server core, slow for a guesser
+// and cheap for a person.
 const (
 	ArgonMemoryKiB = 19 * 1024
 	ArgonTime      = 2
 	ArgonThreads   = 1
-	argonSaltBytes = 16
-	argonKeyBytes  = 32
+	ArgonSaltBytes = 16
+	ArgonKeyBytes  = 32
 )
 
-// Bounds on parameters read back from a stored hash, so a tampered row
-// cannot make a sign-in allocate gigabytes or spin for minutes.
+// Bounds on parameters read back from a stored hash, so a tampered or
+// corrupted row cannot make a sign-in allocate gigabytes or spin for
+// minutes. They leave room for stronger parameters than today's.
 const (
-	maxArgonMemoryKiB = 256 * 1024
-	maxArgonTime      = 10
-	maxArgonThreads   = 8
+	MaxArgonMemoryKiB = 256 * 1024
+	MaxArgonTime      = 10
+	MaxArgonThreads   = 8
+	MinArgonSaltBytes = 8 // RFC 9106's minimum
+	MaxArgonSaltBytes = 64
+	MinArgonKeyBytes  = 16
+	MaxArgonKeyBytes  = 64
 )
 
 // HashPassword returns the PHC-encoded Argon2id hash of pw with a fresh
-// salt: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
+// salt: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>, base64 unpadded.
 func HashPassword(pw string) (string, error) {
-	salt := make([]byte, argonSaltBytes)
+	salt := make([]byte, ArgonSaltBytes)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, ArgonTime, ArgonMemoryKiB, ArgonThreads, argonKeyBytes)
-	return encode(ArgonMemoryKiB, ArgonTime, ArgonThreads, salt, key), nil
+	p := params{m: ArgonMemoryKiB, t: ArgonTime, p: ArgonThreads, salt: salt}
+	p.key = argon2.IDKey([]byte(pw), salt, p.t, p.m, p.p, ArgonKeyBytes)
+	return p.encode(), nil
 }
 
-func encode(m, t uint32, p uint8, salt, key []byte) string {
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, m, t, p, b64.EncodeToString(salt), b64.EncodeToString(key))
-}
-
+// params is a decoded hash.
 type params struct {
 	m, t uint32
 	p    uint8
@@ -55,34 +59,58 @@ type params struct {
 	key  []byte
 }
 
+func (p params) encode() string {
+	b64 := base64.RawStdEncoding
+	return "$argon2id$v=" + strconv.Itoa(argon2.Version) +
+		"$m=" + strconv.FormatUint(uint64(p.m), 10) +
+		",t=" + strconv.FormatUint(uint64(p.t), 10) +
+		",p=" + strconv.FormatUint(uint64(p.p), 10) +
+		"$" + b64.EncodeToString(p.salt) + "$" + b64.EncodeToString(p.key)
+}
+
 var errBadHash = errors.New("account: not an Argon2id hash this server accepts")
 
+// decode parses a PHC string strictly: the exact field order HashPassword
+// writes, decimal numbers without signs, every value within its bound.
 func decode(encoded string) (params, error) {
 	var pr params
-	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+	f := strings.Split(encoded, "$")
+	if len(f) != 6 || f[0] != "" || f[1] != "argon2id" || f[2] != "v="+strconv.Itoa(argon2.Version) {
 		return pr, errBadHash
 	}
-	var p uint32
-	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &pr.m, &pr.t, &p); err != nil || n != 3 {
+	kv := strings.Split(f[3], ",")
+	if len(kv) != 3 {
 		return pr, errBadHash
 	}
-	if pr.m < 8 || pr.m > maxArgonMemoryKiB || pr.t < 1 || pr.t > maxArgonTime || p < 1 || p > maxArgonThreads {
+	num := func(s, name string, lo, hi uint64) (uint64, bool) {
+		v, ok := strings.CutPrefix(s, name+"=")
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(v, 10, 32)
+		return n, err == nil && n >= lo && n <= hi
+	}
+	m, okM := num(kv[0], "m", 1, MaxArgonMemoryKiB)
+	t, okT := num(kv[1], "t", 1, MaxArgonTime)
+	p, okP := num(kv[2], "p", 1, MaxArgonThreads)
+	// Argon2 needs at least 8 KiB per lane.
+	if !okM || !okT || !okP || m < 8*p {
 		return pr, errBadHash
 	}
-	pr.p = uint8(p)
+	pr.m, pr.t, pr.p = uint32(m), uint32(t), uint8(p)
+	b64 := base64.RawStdEncoding.Strict()
 	var err error
-	if pr.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil || len(pr.salt) < 8 || len(pr.salt) > 64 {
+	if pr.salt, err = b64.DecodeString(f[4]); err != nil || len(pr.salt) < MinArgonSaltBytes || len(pr.salt) > MaxArgonSaltBytes {
 		return pr, errBadHash
 	}
-	if pr.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(pr.key) < 16 || len(pr.key) > 64 {
+	if pr.key, err = b64.DecodeString(f[5]); err != nil || len(pr.key) < MinArgonKeyBytes || len(pr.key) > MaxArgonKeyBytes {
 		return pr, errBadHash
 	}
 	return pr, nil
 }
 
-// VerifyPassword reports whether pw matches the encoded hash, in constant
-// time. An unreadable hash is an error, never a match.
+// VerifyPassword reports whether pw matches the encoded hash, comparing in
+// constant time. An unreadable hash is an error, never a match.
 func VerifyPassword(encoded, pw string) (bool, error) {
 	pr, err := decode(encoded)
 	if err != nil {
@@ -92,20 +120,25 @@ func VerifyPassword(encoded, pw string) (bool, error) {
 	return subtle.ConstantTimeCompare(key, pr.key) == 1, nil
 }
 
-// NeedsRehash reports whether a hash uses weaker parameters than today's,
-// so the next successful sign-in can upgrade it.
+// NeedsRehash reports whether a hash is weaker than HashPassword's (less
+// memory, fewer passes, a shorter salt or key), so the next successful
+// sign-in can upgrade it. An unreadable hash reports false: it never
+// verifies, so there is no sign-in to upgrade it from.
 func NeedsRehash(encoded string) bool {
 	pr, err := decode(encoded)
-	return err == nil && (pr.m < ArgonMemoryKiB || pr.t < ArgonTime)
+	return err == nil && (pr.m < ArgonMemoryKiB || pr.t < ArgonTime ||
+		len(pr.salt) < ArgonSaltBytes || len(pr.key) < ArgonKeyBytes)
 }
 
-// Hasher equalises the cost of signing in with an unknown email and with a
-// known one, so response times do not reveal which accounts exist.
+// Hasher equalises the cost of signing in with an unknown email (or an
+// SSO-only account) and with a known one, so response times do not reveal
+// which accounts exist. Build one per server with NewHasher.
 type Hasher struct {
 	dummy string
 }
 
-// NewHasher prepares the dummy hash (one Argon2id computation).
+// NewHasher prepares the dummy hash (one Argon2id computation) with the
+// current parameters, so a dummy verification costs what a real one does.
 func NewHasher() *Hasher {
 	h, err := HashPassword("roomhub dummy password")
 	if err != nil {

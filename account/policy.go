@@ -11,33 +11,37 @@ import (
 	"roomhub"
 )
 
-// Password rules.
+// Password rules. NIST SP 800-63B's advice: length over composition rules,
+// and no password that is common or derived from the account itself.
 const (
 	MinPasswordLen = 12  // characters
 	MaxPasswordLen = 128 // characters: bounds the Argon2 input
 	// SimilarityThreshold is the ratio from which a password counts as
-	// similar to the email or name (Django's UserAttributeSimilarity
-	// default).
+	// similar to a part of the email or name (Django's
+	// UserAttributeSimilarityValidator default).
 	SimilarityThreshold = 0.7
-	// minAttributePart is the shortest email or name part checked for
-	// containment: shorter ones ("a", "jo") match too much.
-	minAttributePart = 3
+	// MinSimilarPart is the shortest email or name part checked for
+	// containment: shorter ones ("a", "jo") occur in too many passwords.
+	MinSimilarPart = 3
+	// CommonPasswordCount is the size of the common-password list.
+	CommonPasswordCount = 10000
 )
 
-// commonPasswords holds the 10,000 most common passwords, lower-cased; see
-// COMMON-PASSWORDS.md for its source.
+// commonPasswords holds the 10,000 most common passwords, lower-cased, one
+// a line; see COMMON-PASSWORDS.md for its source.
 //
 //go:embed common-passwords.txt
 var commonPasswords []byte
 
-// Policy checks new passwords. Build it once with NewPolicy.
+// Policy checks new passwords. Build it once with NewPolicy and share it:
+// it is read-only after construction.
 type Policy struct {
 	common map[string]struct{}
 }
 
-// NewPolicy loads the embedded common-password list.
+// NewPolicy loads the embedded common-password list into a set.
 func NewPolicy() *Policy {
-	p := &Policy{common: make(map[string]struct{}, 10000)}
+	p := &Policy{common: make(map[string]struct{}, CommonPasswordCount)}
 	sc := bufio.NewScanner(bytes.NewReader(commonPasswords))
 	for sc.Scan() {
 		if w := strings.TrimSpace(sc.Text()); w != "" {
@@ -47,27 +51,32 @@ func NewPolicy() *Policy {
 	return p
 }
 
-// Common reports whether pw is on the common-password list.
+// Common reports whether pw is on the common-password list, ignoring case:
+// guessers try "Password" as early as "password".
 func (p *Policy) Common(pw string) bool {
 	_, ok := p.common[strings.ToLower(pw)]
 	return ok
 }
 
 // Check returns an EINVALID error for the password field saying what is
-// wrong with pw, or nil.
+// wrong with pw for the account with email and name, or nil.
 func (p *Policy) Check(pw, email, name string) error {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case n < MinPasswordLen:
-		return roomhub.Invalid("password", "Use at least %d characters.", MinPasswordLen)
+		return roomhub.Invalid("password", "Use at least %d characters; a few unrelated words make a strong password.", MinPasswordLen)
 	case n > MaxPasswordLen:
 		return roomhub.Invalid("password", "Use at most %d characters.", MaxPasswordLen)
 	case allDigits(pw):
-		return roomhub.Invalid("password", "A password cannot be only digits.")
+		return roomhub.Invalid("password", "A password cannot be only digits; add some words.")
 	case p.Common(pw):
-		return roomhub.Invalid("password", "This password is too common. Choose one that is not on lists of leaked passwords.")
-	case similar(pw, email, name):
-		return roomhub.Invalid("password", "This password is too similar to your email or name.")
+		return roomhub.Invalid("password", "This password is too common: it is on lists that attackers try first.")
+	}
+	switch similarTo(pw, email, name) {
+	case "email":
+		return roomhub.Invalid("password", "This password is too similar to your email address.")
+	case "name":
+		return roomhub.Invalid("password", "This password is too similar to your name.")
 	}
 	return nil
 }
@@ -81,40 +90,59 @@ func allDigits(s string) bool {
 	return true
 }
 
-// similar applies Django's UserAttributeSimilarityValidator idea: the
-// password is compared with the email (whole, local part, domain labels) and
-// the name (whole and words). It is similar when one contains the other (for
-// parts of minAttributePart letters or more) or when their similarity ratio
-// (2*matches/total, matches counted by longest common substrings, as
-// Python's difflib.SequenceMatcher does) reaches SimilarityThreshold.
-func similar(pw, email, name string) bool {
+// similarTo reports which attribute, "email" or "name", pw is too similar
+// to, or "". It follows Django's UserAttributeSimilarityValidator: each
+// attribute is compared whole and in parts (the email's local part, its
+// words and its domain labels; the name's words), all lower-cased. A part of
+// MinSimilarPart characters or more is too similar when one of it and the
+// password contains the other, or when their similarity ratio reaches
+// SimilarityThreshold.
+//
+// The ratio is difflib's SequenceMatcher.ratio, where Django uses
+// quick_ratio, an upper bound that counts shared letters in any order and so
+// refuses unrelated passwords made of the same letters; the exact ratio
+// costs microseconds at these lengths. The top-level domain is left out:
+// "com" or "org" says nothing about the person and occurs in many words.
+func similarTo(pw, email, name string) string {
 	p := strings.ToLower(pw)
-	var attrs []string
+	near := func(parts []string) bool {
+		for _, a := range parts {
+			if utf8.RuneCountInString(a) < MinSimilarPart {
+				continue
+			}
+			if strings.Contains(p, a) || strings.Contains(a, p) || ratio(p, a) >= SimilarityThreshold {
+				return true
+			}
+		}
+		return false
+	}
 	email = strings.ToLower(email)
-	attrs = append(attrs, email)
+	parts := []string{email}
 	if local, domain, ok := strings.Cut(email, "@"); ok {
-		attrs = append(attrs, local)
-		attrs = append(attrs, strings.FieldsFunc(local, notAlnum)...)
-		attrs = append(attrs, strings.Split(domain, ".")...)
+		parts = append(parts, local)
+		parts = append(parts, strings.FieldsFunc(local, notAlnum)...)
+		labels := strings.Split(domain, ".")
+		if len(labels) > 1 {
+			labels = labels[:len(labels)-1]
+		}
+		parts = append(parts, labels...)
+	}
+	if near(parts) {
+		return "email"
 	}
 	name = strings.ToLower(name)
-	attrs = append(attrs, name)
-	attrs = append(attrs, strings.FieldsFunc(name, notAlnum)...)
-	for _, a := range attrs {
-		if utf8.RuneCountInString(a) < minAttributePart {
-			continue
-		}
-		if strings.Contains(p, a) || strings.Contains(a, p) || ratio(p, a) >= SimilarityThreshold {
-			return true
-		}
+	if near(append([]string{name}, strings.FieldsFunc(name, notAlnum)...)) {
+		return "name"
 	}
-	return false
+	return ""
 }
 
 func notAlnum(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
 
-// ratio is difflib's SequenceMatcher.ratio: twice the characters in
-// matching blocks over the total length.
+// ratio is difflib's SequenceMatcher(None, a, b).ratio(): twice the
+// characters in matching blocks over the total length. (difflib's autojunk
+// heuristic only applies to a second string of 200 characters or more,
+// which no real email or name reaches.)
 func ratio(a, b string) float64 {
 	ra, rb := []rune(a), []rune(b)
 	if len(ra)+len(rb) == 0 {
@@ -123,8 +151,9 @@ func ratio(a, b string) float64 {
 	return 2 * float64(matches(ra, rb)) / float64(len(ra)+len(rb))
 }
 
-// matches counts characters in matching blocks: the longest common
-// substring, then recursively the parts to its left and right.
+// matches counts characters in matching blocks as difflib does: the longest
+// common substring (the earliest in a, then in b, on ties), then
+// recursively the parts to its left and to its right.
 func matches(a, b []rune) int {
 	if len(a) == 0 || len(b) == 0 {
 		return 0

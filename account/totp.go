@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -71,15 +72,22 @@ func enrolment(key *otp.Key) (Enrolment, error) {
 	return Enrolment{Secret: key.Secret(), URL: key.URL(), PNG: buf.Bytes()}, nil
 }
 
-// ValidateTOTP checks a 6-digit code against secret at now, within
-// TOTPSkew steps, and returns the step it matched (unix time / 30): the
-// caller records it and refuses any step not after the last one recorded.
+// ValidateTOTP checks a code against secret at now and returns the step it
+// matched (Unix time / TOTPPeriod). Codes of the current step and of
+// TOTPSkew steps either side are accepted. Spaces are ignored, as apps show
+// "123 456"; anything but TOTPDigits ASCII digits is refused.
+//
+// A matching code is not yet a pass: the caller must record the step with
+// the store (UseTOTPStep), which refuses any step at or before the last one
+// accepted, so a code, even a skewed one, works once.
 func ValidateTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
-	if len(code) != TOTPDigits || !allDigits(code) {
+	if len(code) != TOTPDigits || strings.Trim(code, "0123456789") != "" {
 		return 0, false
 	}
 	cur := now.Unix() / TOTPPeriod
+	// Every step is checked, without stopping at a match, so the time taken
+	// does not tell which one matched.
 	for d := int64(-TOTPSkew); d <= TOTPSkew; d++ {
 		s := cur + d
 		want, err := totp.GenerateCodeCustom(secret, time.Unix(s*TOTPPeriod, 0), totp.ValidateOpts{
@@ -87,32 +95,30 @@ func ValidateTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 		if err != nil {
 			return 0, false
 		}
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
-			return s, true
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && !ok {
+			step, ok = s, true
 		}
 	}
-	return 0, false
+	return step, ok
 }
 
 // Backup codes.
 const (
 	BackupCodeCount = 10
-	backupCodeChars = 10 // 50 bits of base32
+	// BackupCodeLen is the length of a code without its hyphen: 10
+	// base32 characters, 50 random bits.
+	BackupCodeLen = 10
 )
 
-var backupAlphabet = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// NewBackupCodes returns BackupCodeCount codes, shown as xxxxx-xxxxx, and
-// their hashes, which are all the store keeps.
-//
-// A fast hash suffices: each code is 50 random bits, works once, and every
-// guess counts toward the sign-in lock, so the hashes cannot be
-// brute-forced the way a password's could.
+// NewBackupCodes returns BackupCodeCount codes, shown as xxxxx-xxxxx in
+// lower-case base32 (digits 2 to 7 only, so 0 and o, 1 and l cannot be
+// confused), and their hashes, which are all the store keeps.
 func NewBackupCodes() (codes, hashes []string) {
+	enc := base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 	for range BackupCodeCount {
-		b := make([]byte, 7)
+		b := make([]byte, 7) // 56 bits, of which the first 50 are kept
 		rand.Read(b)
-		c := backupAlphabet.EncodeToString(b)[:backupCodeChars]
+		c := enc.EncodeToString(b)[:BackupCodeLen]
 		codes = append(codes, c[:5]+"-"+c[5:])
 		hashes = append(hashes, HashBackupCode(c))
 	}
@@ -120,14 +126,20 @@ func NewBackupCodes() (codes, hashes []string) {
 }
 
 // HashBackupCode normalises a code as typed (case, spaces, hyphens) and
-// hashes it.
+// returns the hex SHA-256 of it.
+//
+// A fast, unsalted hash suffices here, unlike for passwords: each code is 50
+// random bits rather than something a person chose, works once, and every
+// wrong guess at sign-in counts toward the lock. With the table stolen, a
+// code is still only a second factor, useless without the password, and
+// finding one of a user's codes takes about 2^46 hashes.
 func HashBackupCode(code string) string {
 	c := strings.Map(func(r rune) rune {
-		if r == '-' || r == ' ' {
+		if r == '-' || unicode.IsSpace(r) {
 			return -1
 		}
-		return r
-	}, strings.ToLower(strings.TrimSpace(code)))
-	sum := sha256.Sum256([]byte("roomhub backup code\x00" + c))
+		return unicode.ToLower(r)
+	}, code)
+	sum := sha256.Sum256([]byte(c))
 	return hex.EncodeToString(sum[:])
 }

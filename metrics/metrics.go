@@ -179,7 +179,9 @@ func (m *Metrics) Request(route, method string, code int, d time.Duration) {
 func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
 
 // StoreQuery records how long a store statement of kind op took.
-func (m *Metrics) StoreQuery(op string, d time.Duration) { m.storeLat.WithLabelValues(op).Observe(d.Seconds()) }
+func (m *Metrics) StoreQuery(op string, d time.Duration) {
+	m.storeLat.WithLabelValues(op).Observe(d.Seconds())
+}
 
 // LoginFailed records a failed sign-in.
 func (m *Metrics) LoginFailed() { m.loginFails.Inc() }

@@ -48,7 +48,7 @@ const (
 	NonceBytes = 12
 	// hkdfInfo separates this key from any other derived from the master
 	// key; changing it makes every stored value unreadable.
-	hkdfInfo = "roomhub secret box v1"
+	hkdfInfo    = "roomhub secret box v1"
 	boxKeyBytes = 32 // AES-256
 )
 
