@@ -38,6 +38,8 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
 	@for f in FuzzClientIP FuzzHostAllowed FuzzReadMember; do \
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./server/ || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./secret/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBearer$$' -fuzztime $(FUZZTIME) ./account/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./agora/ ./hub/...
