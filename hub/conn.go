@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,7 @@ type conn struct {
 	reason  string
 	done    bool
 	ping    clock.Timer
+	why     string // first reason the socket is ending, for Stats.Closes
 
 	// Signal token bucket; touched by the reader goroutine only.
 	tokens float64
@@ -61,9 +63,11 @@ func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32)
 
 	if err := n.bus.Attach(ctx, k, uid); err != nil {
 		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
+			n.Stats.closed(CloseByNotMember)
 			ws.Close(CloseNotMember, "not a member of this room")
 		} else {
 			n.log.Error("attach failed", "room", k.String(), "uid", uid, "err", err)
+			n.Stats.closed(CloseByUnavailable)
 			ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
 		}
 		return
@@ -76,10 +80,13 @@ func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32)
 	if err := n.attach(ctx, c); err != nil {
 		switch err {
 		case errClosing:
+			n.Stats.closed(CloseByShutdown)
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
 		case errTooMany:
+			n.Stats.closed(CloseByTooMany)
 			ws.Close(CloseTooMany, "too many connections for this member")
 		default:
+			n.Stats.closed(CloseByUnavailable)
 			ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
 		}
 		return
@@ -88,6 +95,7 @@ func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32)
 	snap, err := n.bus.Snapshot(ctx, k)
 	if err != nil {
 		n.log.Error("snapshot failed", "room", k.String(), "err", err)
+		n.Stats.closed(CloseByUnavailable)
 		ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
 		return
 	}
@@ -96,6 +104,20 @@ func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32)
 	c.start(snap)
 	c.read()
 	c.stop()
+	c.mu.Lock()
+	why := c.why
+	c.mu.Unlock()
+	if why == "" {
+		why = CloseByClient
+	}
+	n.Stats.closed(why)
+}
+
+// ending records why the socket ends, if nothing did before; c.mu held.
+func (c *conn) ending(why string) {
+	if c.why == "" {
+		c.why = why
+	}
 }
 
 // start queues the snapshot, then the events that raced it and are newer.
@@ -189,6 +211,7 @@ func (c *conn) push(frame []byte, at time.Time) {
 // connection is cut and the client reconnects for a fresh snapshot.
 func (c *conn) slow() {
 	c.n.Stats.SlowDrops.Add(1)
+	c.ending(CloseBySlow)
 	c.n.log.Warn("slow reader disconnected", "room", c.key.String(), "uid", c.uid, "queued", len(c.queue))
 	c.queue, c.pending = nil, nil
 	c.closing, c.done = true, true
@@ -201,6 +224,16 @@ func (c *conn) closeAfterFlush(code websocket.StatusCode, reason string) {
 	defer c.mu.Unlock()
 	if c.closing || c.done {
 		return
+	}
+	switch code {
+	case CloseKicked:
+		c.ending(CloseByKick)
+	case CloseRoomClosed:
+		c.ending(CloseByRoomClosed)
+	case CloseNotMember:
+		c.ending(CloseByNotMember)
+	case websocket.StatusGoingAway:
+		c.ending(CloseByShutdown)
 	}
 	c.closing, c.code, c.reason = true, code, reason
 	c.kick()
@@ -242,6 +275,7 @@ func (c *conn) flush() {
 			if err != nil {
 				c.ws.CloseNow()
 				c.mu.Lock()
+				c.ending(CloseByWriteFailed)
 				c.writing, c.done, c.queue = false, true, nil
 				c.mu.Unlock()
 				return
@@ -264,6 +298,9 @@ func (c *conn) doPing() {
 	ctx, cancel := context.WithTimeout(c.ctx, c.n.cfg.PingTimeout)
 	defer cancel()
 	if err := c.ws.Ping(ctx); err != nil {
+		c.mu.Lock()
+		c.ending(CloseByPingTimeout)
+		c.mu.Unlock()
 		c.ws.CloseNow()
 		return
 	}
@@ -279,9 +316,19 @@ func (c *conn) read() {
 	for {
 		typ, data, err := c.ws.Read(c.ctx)
 		if err != nil {
+			// An oversized frame ends the read with 1009 sent by us;
+			// anything else is the peer or the network.
+			if strings.Contains(err.Error(), "read limited") {
+				c.mu.Lock()
+				c.ending(CloseByBadFrame)
+				c.mu.Unlock()
+			}
 			return
 		}
 		if typ != websocket.MessageText {
+			c.mu.Lock()
+			c.ending(CloseByBadFrame)
+			c.mu.Unlock()
 			c.ws.Close(websocket.StatusUnsupportedData, "text frames only")
 			return
 		}

@@ -117,6 +117,39 @@ type Stats struct {
 	// Leaves counts members that left through this node, by reason, in the
 	// order of LeaveReasons.
 	Leaves [5]atomic.Int64
+	// Closes counts sockets this node ended, by reason, in the order of
+	// CloseReasons.
+	Closes [len(closeReasons)]atomic.Int64
+}
+
+// Why a socket ended: a bounded set, for the metric.
+const (
+	CloseByClient      = "client"       // the peer closed, or the network did
+	CloseByKick        = "kicked"       // a moderator removed the member (4001)
+	CloseByRoomClosed  = "room_closed"  // a moderator closed the room (4002)
+	CloseByNotMember   = "not_member"   // the member left or was never there (4003)
+	CloseByTooMany     = "too_many"     // too many sockets for the member (4004)
+	CloseBySlow        = "slow"         // the send queue overflowed
+	CloseByPingTimeout = "ping_timeout" // no pong within PingTimeout
+	CloseByWriteFailed = "write_failed" // a frame could not be written
+	CloseByBadFrame    = "bad_frame"    // a binary or oversized frame
+	CloseByShutdown    = "shutdown"     // the node is stopping (1001)
+	CloseByUnavailable = "unavailable"  // the bus failed (1013)
+)
+
+var closeReasons = [...]string{CloseByClient, CloseByKick, CloseByRoomClosed, CloseByNotMember, CloseByTooMany,
+	CloseBySlow, CloseByPingTimeout, CloseByWriteFailed, CloseByBadFrame, CloseByShutdown, CloseByUnavailable}
+
+// CloseReasons lists the close reasons in the order of Stats.Closes.
+func CloseReasons() []string { return closeReasons[:] }
+
+func (s *Stats) closed(reason string) {
+	for i, r := range closeReasons {
+		if r == reason {
+			s.Closes[i].Add(1)
+			return
+		}
+	}
 }
 
 // LeaveReasons lists the leave reasons in the order of Stats.Leaves.

@@ -271,6 +271,24 @@ func TestSlowReaderIsCutOffOthersKeepReceiving(t *testing.T) {
 		t.Fatalf("slow drops = %d, want 1", e.node.Stats.SlowDrops.Load())
 	}
 	waitFor(t, func() bool { return e.node.Stats.Conns.Load() == 1 })
+	waitClosed(t, e.node, hub.CloseBySlow, 1)
+}
+
+// closes reads the node's count of sockets ended for reason.
+func closes(n *hub.Node, reason string) int64 {
+	for i, r := range hub.CloseReasons() {
+		if r == reason {
+			return n.Stats.Closes[i].Load()
+		}
+	}
+	panic("unknown close reason " + reason)
+}
+
+// waitClosed waits until the node counted want sockets ended for reason
+// (the count is taken as the socket's goroutine finishes).
+func waitClosed(t *testing.T, n *hub.Node, reason string, want int64) {
+	t.Helper()
+	waitFor(t, func() bool { return closes(n, reason) == want })
 }
 
 func TestUnansweredPingDropsPeer(t *testing.T) {
@@ -286,6 +304,7 @@ func TestUnansweredPingDropsPeer(t *testing.T) {
 	deaf.must("snapshot")
 	e.clk.Advance(20 * time.Second) // both pinged; only one can answer
 	waitFor(t, func() bool { return e.node.Stats.Conns.Load() == 1 })
+	waitClosed(t, e.node, hub.CloseByPingTimeout, 1)
 	select {
 	case err := <-liveFrames:
 		t.Fatalf("the answering client was disturbed: %v", err)
@@ -302,6 +321,7 @@ func TestOversizedFrameClosesSocket(t *testing.T) {
 	if code := c.closed(); code != websocket.StatusMessageTooBig {
 		t.Fatalf("closed with %d, want 1009", code)
 	}
+	waitClosed(t, e.node, hub.CloseByBadFrame, 1)
 }
 
 func TestSignalLimits(t *testing.T) {
@@ -382,6 +402,7 @@ func TestNonMemberIsRefused(t *testing.T) {
 	if code := c.closed(); code != hub.CloseNotMember {
 		t.Fatalf("closed with %d, want %d", code, hub.CloseNotMember)
 	}
+	waitClosed(t, e.node, hub.CloseByNotMember, 1)
 }
 
 func TestConnectionsPerMemberBounded(t *testing.T) {
@@ -392,6 +413,10 @@ func TestConnectionsPerMemberBounded(t *testing.T) {
 	}
 	if code := e.dial(t, "r", 1).closed(); code != hub.CloseTooMany {
 		t.Fatalf("third socket closed with %d", code)
+	}
+	waitClosed(t, e.node, hub.CloseByTooMany, 1)
+	if closes(e.node, hub.CloseByClient) != 0 {
+		t.Fatal("a refused socket counted as closed by the client")
 	}
 }
 
@@ -436,6 +461,7 @@ func TestShutdownClosesSocketsGoingAway(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
+	waitClosed(t, e.node, hub.CloseByShutdown, 1)
 	// After shutdown new sockets are turned away.
 	if code := e.dial(t, "r", 1).closed(); code != websocket.StatusGoingAway {
 		t.Fatalf("socket after shutdown closed with %d", code)
@@ -452,5 +478,36 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCloseReasonsCounted: the socket's end is counted once, under its
+// cause: the client leaving, a kick, a room closed.
+func TestCloseReasonsCounted(t *testing.T) {
+	e := newEnv(t, hub.Config{})
+	k := hub.Key{Org: 1, Room: "r"}
+	for uid, name := range map[uint32]string{1: "Ada", 2: "Bob", 3: "Cy"} {
+		e.join(t, "r", uid, name)
+	}
+	ada, bob, cy := e.dial(t, "r", 1), e.dial(t, "r", 2), e.dial(t, "r", 3)
+	ada.must("snapshot")
+	bob.must("snapshot")
+	cy.must("snapshot")
+	ada.ws.Close(websocket.StatusNormalClosure, "bye")
+	waitClosed(t, e.node, hub.CloseByClient, 1)
+	if _, err := e.node.Leave(context.Background(), k, 2, hub.ReasonKicked); err != nil {
+		t.Fatal(err)
+	}
+	if code := bob.closed(); code != hub.CloseKicked {
+		t.Fatalf("kicked socket closed with %d", code)
+	}
+	waitClosed(t, e.node, hub.CloseByKick, 1)
+	if _, err := e.node.Leave(context.Background(), k, 3, hub.ReasonClosed); err != nil {
+		t.Fatal(err)
+	}
+	cy.closed()
+	waitClosed(t, e.node, hub.CloseByRoomClosed, 1)
+	if closes(e.node, hub.CloseByClient) != 1 {
+		t.Fatalf("client closes = %d, want 1", closes(e.node, hub.CloseByClient))
 	}
 }

@@ -144,20 +144,25 @@ func registerHub(reg *prometheus.Registry, n *hub.Node) {
 	counter("roomhub_reaper_runs_total", "Reaper passes completed by this node.", n.Stats.ReapRuns.Load)
 	counter("roomhub_members_reaped_total", "Members removed by this node's reaper.", n.Stats.Reaped.Load)
 	leaves := prometheus.NewDesc("roomhub_member_leaves_total", "Members that left through this node, by reason.", []string{"reason"}, nil)
-	reg.MustRegister(leaveCollector{n: n, desc: leaves})
+	leaveReasons := hub.LeaveReasons()
+	reg.MustRegister(reasonCollector{desc: leaves, reasons: leaveReasons[:], count: func(i int) int64 { return n.Stats.Leaves[i].Load() }})
+	closed := prometheus.NewDesc("roomhub_websocket_closed_total", "WebSocket connections this node ended, by reason (hub.CloseReasons).", []string{"reason"}, nil)
+	reg.MustRegister(reasonCollector{desc: closed, reasons: hub.CloseReasons(), count: func(i int) int64 { return n.Stats.Closes[i].Load() }})
 }
 
-// leaveCollector reports hub.Stats.Leaves with a reason label.
-type leaveCollector struct {
-	n    *hub.Node
-	desc *prometheus.Desc
+// reasonCollector reports a node's counters kept per reason (an array in
+// hub.Stats, in the order of its reasons) with a reason label.
+type reasonCollector struct {
+	desc    *prometheus.Desc
+	reasons []string
+	count   func(i int) int64
 }
 
-func (c leaveCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c reasonCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
-func (c leaveCollector) Collect(ch chan<- prometheus.Metric) {
-	for i, reason := range hub.LeaveReasons() {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.n.Stats.Leaves[i].Load()), reason)
+func (c reasonCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, reason := range c.reasons {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.count(i)), reason)
 	}
 }
 

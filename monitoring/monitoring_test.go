@@ -24,6 +24,7 @@ var exported = []string{
 	"roomhub_rate_limited_total",
 	"roomhub_csrf_failures_total",
 	"roomhub_login_failures_total",
+	"roomhub_websocket_closed_total",
 	"roomhub_store_query_duration_seconds",
 	"roomhub_login_lockouts_total",
 	"roomhub_cross_org_attempts_total",
