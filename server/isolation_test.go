@@ -304,6 +304,10 @@ func crossOrgParticipant(method, path string) isolationCase {
 			if res.StatusCode != http.StatusNotFound {
 				t.Fatalf("Acme's session in Globex: %d", res.StatusCode)
 			}
+			if rows, _ := tn.a.store.QueryAudit(context.Background(), tn.globex.ID, roomhub.AuditFilter{Limit: 1}); len(rows) == 0 ||
+				!strings.HasSuffix(rows[0].Action, ".denied") || rows[0].Success {
+				t.Fatalf("the attempt is not audited in Globex: %+v", rows)
+			}
 			if code, b := tn.api("GET", "/api/v1/rooms/standup/members", tn.keyB); code != 200 || !strings.Contains(b, "Bert") || strings.Contains(b, "Anna") {
 				t.Fatalf("Globex's room changed: %s", b)
 			}
@@ -471,6 +475,9 @@ func isolationCases() map[string]isolationCase {
 				_, res, err := u.socket("standup", tn.a.srv.URL)
 				if err == nil || res == nil || res.StatusCode != http.StatusNotFound {
 					t.Fatalf("Acme's session opened Globex's room socket: %v %v", err, res)
+				}
+				if tn.auditCount(tn.globex, "websocket.denied") != 1 {
+					t.Fatal("the attempt is not audited in Globex")
 				}
 			},
 			own: func(t *testing.T, tn *tenants) {

@@ -237,6 +237,7 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, inRoom := sess.RoomGrant(st.org.ID, room); !inRoom {
 		s.security(r, "member_lookup_outside_room", "org", st.org.ID, "room", room)
+		s.audit(r, sess, "member.get.denied", parsed{room: room, uid: uid}, false, "session holds no uid in this room")
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Member not found."))
 		return
 	}
@@ -286,6 +287,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	grant, ok := sess.RoomGrant(st.org.ID, room)
 	if !ok {
 		s.security(r, "unauthorized_websocket", "org", st.org.ID, "room", room)
+		s.audit(r, sess, "websocket.denied", parsed{room: room}, false, "session holds no uid in this room")
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Join the room from the lobby first."))
 		return
 	}
