@@ -12,6 +12,8 @@ shopt -s inherit_errexit
 
 # Pinned on purpose: htmx 4.x is a different API; do not follow "latest".
 HTMX_VERSION=2.0.11
+# The live rooms page: server-sent events, one-way, reconnecting by itself.
+HTMX_SSE_VERSION=2.2.4
 AGORA_VERSION=4.24.8
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,6 +74,7 @@ vendor() {
 
 records=$(
 	vendor htmx.org "$HTMX_VERSION" dist/htmx.min.js
+	vendor htmx-ext-sse "$HTMX_SSE_VERSION" dist/sse.min.js
 	vendor agora-rtc-sdk-ng "$AGORA_VERSION" AgoraRTC_N-production.js
 )
 
