@@ -179,6 +179,8 @@ type Node struct {
 	// observe, if set, receives each frame's delivery latency: from the
 	// event reaching this node to its write on a socket.
 	observe func(time.Duration)
+	// life, if set, hears of every membership change this node makes.
+	life Lifecycle
 
 	mu      sync.Mutex
 	rooms   map[Key]*localRoom
@@ -220,6 +222,21 @@ func NewNode(cfg Config, bus Bus, store MemberStore, tokens Tokens, clk clock.Cl
 	}
 	return &Node{cfg: cfg, bus: bus, store: store, tokens: tokens, clock: clk, log: log, rooms: make(map[Key]*localRoom)}
 }
+
+// Lifecycle hears of membership changes. Presence makes each change on
+// exactly one node (the one serving the request, or the reaper that found
+// the member gone), and only that node calls Lifecycle, so across a cluster
+// each change is reported once. Calls run on the request or reaper path:
+// implementations queue and return.
+type Lifecycle interface {
+	// Joined reports a new member, or a member whose name changed.
+	Joined(k Key, m Member)
+	// Left reports a member removed with reason at the given time.
+	Left(k Key, uid uint32, reason string, at time.Time)
+}
+
+// OnLifecycle sets the Lifecycle; call it before Start.
+func (n *Node) OnLifecycle(l Lifecycle) { n.life = l }
 
 // ObserveDelivery sets a function that receives every frame's delivery
 // latency; call it before Start.
@@ -274,6 +291,9 @@ func (n *Node) reap() {
 	n.Stats.Reaped.Add(int64(len(reaped)))
 	for _, r := range reaped {
 		n.Stats.left(r.Reason)
+		if n.life != nil {
+			n.life.Left(r.Room, r.UID, r.Reason, n.clock.Now())
+		}
 		if _, err := n.store.DeleteMember(ctx, r.Room.Org, r.Room.Room, r.UID); err != nil {
 			n.log.Error("reaped member not deleted from store", "room", r.Room.String(), "uid", r.UID, "err", err)
 		}
@@ -290,12 +310,23 @@ func (n *Node) reap() {
 // presence, which announces it. If presence refuses (room full) or fails,
 // the store write is undone, so no half-joined member remains.
 func (n *Node) Join(ctx context.Context, m roomhub.Member) error {
+	return n.JoinLimited(ctx, m, 0)
+}
+
+// JoinLimited is Join with a room's own member limit, when it has one below
+// the node's: maxMembers <= 0 means the node's limit.
+func (n *Node) JoinLimited(ctx context.Context, m roomhub.Member, maxMembers int) error {
 	created, err := n.store.PutMember(ctx, m)
 	if err != nil {
 		return err
 	}
 	k := Key{Org: m.OrgID, Room: m.Room}
-	_, _, err = n.bus.Join(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, n.cfg.Limits)
+	lim := n.cfg.Limits
+	if maxMembers > 0 && maxMembers < lim.MaxMembers {
+		lim.MaxMembers = maxMembers
+	}
+	hm := Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}
+	_, changed, err := n.bus.Join(ctx, k, hm, lim)
 	if err != nil {
 		if created {
 			if _, derr := n.store.DeleteMember(context.WithoutCancel(ctx), m.OrgID, m.Room, m.UID); derr != nil {
@@ -308,6 +339,9 @@ func (n *Node) Join(ctx context.Context, m roomhub.Member) error {
 		return err
 	}
 	n.Stats.Joins.Add(1)
+	if changed && n.life != nil {
+		n.life.Joined(k, hm)
+	}
 	return nil
 }
 
@@ -320,6 +354,9 @@ func (n *Node) Leave(ctx context.Context, k Key, uid uint32, reason string) (boo
 	}
 	if left {
 		n.Stats.left(reason)
+		if n.life != nil {
+			n.life.Left(k, uid, reason, n.clock.Now())
+		}
 	}
 	deleted, err := n.store.DeleteMember(ctx, k.Org, k.Room, uid)
 	if err != nil {
