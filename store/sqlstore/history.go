@@ -235,8 +235,8 @@ func (s *Store) SetRoomSettings(ctx context.Context, org int64, room string, rs 
 const (
 	qInsertInvite = `INSERT INTO room_invites (org_id, room, hash, created_by, created_at, expires_at, max_uses, uses)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 0) RETURNING id`
-	inviteCols  = `id, org_id, room, created_by, created_at, expires_at, max_uses, uses, revoked_at`
-	qUseInvite  = `UPDATE room_invites SET uses = uses + 1
+	inviteCols = `id, org_id, room, created_by, created_at, expires_at, max_uses, uses, revoked_at`
+	qUseInvite = `UPDATE room_invites SET uses = uses + 1
 		WHERE org_id = $1 AND hash = $2 AND revoked_at IS NULL AND expires_at > $3 AND (max_uses = 0 OR uses < max_uses)
 		RETURNING ` + inviteCols
 	qListInvites  = `SELECT ` + inviteCols + ` FROM room_invites WHERE org_id = $1 AND room = $2 ORDER BY id DESC LIMIT 100`
