@@ -591,3 +591,20 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// FeedRoom is the reserved room name of an organization's activity feed,
+// on which the activity recorder announces every membership change of the
+// organization's rooms. Room names cannot contain '#', so it names no room.
+const FeedRoom = "#feed"
+
+// FeedKey is the feed of org.
+func FeedKey(org int64) Key { return Key{Org: org, Room: FeedRoom} }
+
+// TypeActivity is the frame type of feed events.
+const TypeActivity = "activity"
+
+// SubscribeFeed calls fn for every feed event of org, from any node, until
+// cancel is called. fn must not block.
+func (n *Node) SubscribeFeed(ctx context.Context, org int64, fn func(Event)) (cancel func(), err error) {
+	return n.bus.Subscribe(ctx, FeedKey(org), fn)
+}

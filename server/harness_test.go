@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"regexp"
+	"roomhub/activity"
 	"strings"
 	"testing"
 	"time"
@@ -105,14 +107,17 @@ func newAppWith(t *testing.T, kind string, signOn *sso.SSO, mutate ...func(*conf
 		cert, err := box.Open(set.AgoraCertificate, secret.AAD(roomhub.SealedSecret{Table: "org_settings", Column: "agora_certificate", ID: org}))
 		return agora.Credentials{AppID: set.AgoraAppID, Certificate: cert}, err == nil, err
 	}}
+	bus := memory.New()
 	node := hub.NewNode(hub.Config{Grace: cfg.MemberGrace, PingInterval: time.Hour,
-		Limits: hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms}}, memory.New(), st, tokens, clk, nil)
+		Limits: hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms}}, bus, st, tokens, clk, nil)
+	recorder := activity.New(st, bus, slog.New(slog.DiscardHandler))
+	node.OnLifecycle(recorder)
 	node.Start()
 	pages, err := ui.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, Node: node, Tokens: tokens,
+	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
 		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +128,7 @@ func newAppWith(t *testing.T, kind string, signOn *sso.SSO, mutate ...func(*conf
 		defer cancel()
 		node.Shutdown(c)
 		hs.Close()
+		recorder.Close(c)
 	})
 	a.srv, a.store, a.node, a.clk, a.cfg, a.box, a.router = hs, st, node, clk, cfg, box, s.Router()
 	return a

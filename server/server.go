@@ -70,7 +70,9 @@ type Deps struct {
 	// the SQL store implements them next to Store.
 	Accounts roomhub.Accounts
 	Rooms    roomhub.Rooms
-	Node     *hub.Node
+	// History is room history, moderation settings and room invites.
+	History roomhub.History
+	Node    *hub.Node
 	// Tokens mints Agora tokens with each organization's credentials.
 	Tokens *agora.Tenants
 	// Box seals and opens stored secrets (APP_MASTER_KEY).
@@ -97,6 +99,7 @@ type Server struct {
 	store      roomhub.Store
 	accounts   roomhub.Accounts
 	rooms      roomhub.Rooms
+	history    roomhub.History
 	node       *hub.Node
 	tokens     *agora.Tenants
 	box        *secret.Box
@@ -118,7 +121,7 @@ type Server struct {
 // New builds the server and its routes. It loads the default organization,
 // so the store must be migrated.
 func New(ctx context.Context, d Deps) (*Server, error) {
-	s := &Server{cfg: d.Config, store: d.Store, accounts: d.Accounts, rooms: d.Rooms, node: d.Node, tokens: d.Tokens,
+	s := &Server{cfg: d.Config, store: d.Store, accounts: d.Accounts, rooms: d.Rooms, history: d.History, node: d.Node, tokens: d.Tokens,
 		box: d.Box, policy: d.Policy, sso: d.SSO, ui: d.UI,
 		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready, obs: d.Observer}
 	if s.accounts == nil || s.rooms == nil || s.tokens == nil || s.box == nil || s.policy == nil {

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"roomhub/activity"
 
 	"crypto/rand"
 	"encoding/base64"
@@ -249,6 +250,11 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		} else if n > 0 {
 			log.Info("removed members left by a previous run", "count", n)
 		}
+		if n, err := st.EndLiveSessions(ctx, time.Now()); err != nil {
+			return fmt.Errorf("end stale room sessions: %w", err)
+		} else if n > 0 {
+			log.Info("ended room sessions left by a previous run", "count", n)
+		}
 	}
 	org, err := st.DefaultOrg(ctx)
 	if err != nil {
@@ -273,6 +279,8 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		Grace:             cfg.MemberGrace,
 		Limits:            hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
 	}, bus, st, tokens, clock.Real{}, log)
+	recorder := activity.New(st, bus, log)
+	node.OnLifecycle(recorder)
 	node.Start()
 	src := metrics.Sources{Node: node, Store: st}
 	if rb, ok := bus.(*redisbus.Bus); ok {
@@ -287,7 +295,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
-	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, Node: node, Tokens: tokens,
+	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
 		Box: box, Policy: account.NewPolicy(), SSO: signOn, UI: pages, Log: log,
 		LimitCounter: counter, Ready: ready, Observer: obs})
 	if err != nil {
@@ -331,6 +339,9 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		log.Warn("sockets still open at shutdown deadline", "err", err)
 	}
 	<-done
+	if err := recorder.Close(sctx); err != nil {
+		log.Warn("room history still queued at shutdown deadline", "err", err)
+	}
 	if cfg.RedisURL != "" {
 		// Other nodes keep the members: their clients reconnect elsewhere
 		// within the grace period, or the reaper removes them.
@@ -340,6 +351,9 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	n, err := st.DeleteAllMembers(context.Background())
 	if err != nil {
 		return fmt.Errorf("remove members at shutdown: %w", err)
+	}
+	if _, err := st.EndLiveSessions(context.Background(), time.Now()); err != nil {
+		return fmt.Errorf("end room sessions at shutdown: %w", err)
 	}
 	log.Info("stopped", "members_removed", n)
 	return nil

@@ -231,6 +231,30 @@ func (s *Store) SetRoomSettings(ctx context.Context, org int64, room string, rs 
 	return s.fail(err)
 }
 
+const (
+	qEndAttendance = `UPDATE room_sessions SET member_ms = member_ms + COALESCE((
+		SELECT SUM(CASE WHEN $1 > a.joined_at THEN $1 - a.joined_at ELSE 0 END) FROM room_attendance a
+		WHERE a.session_id = room_sessions.id), 0), members = 0, ended_at = $1 WHERE ended_at IS NULL`
+	qClearAttendance = `DELETE FROM room_attendance`
+)
+
+// EndLiveSessions ends every live session at the given time, counting its
+// members' time so far. A single node with in-process presence calls it at
+// shutdown, when its members are dropped without leave events; it returns
+// how many sessions it ended.
+func (s *Store) EndLiveSessions(ctx context.Context, at time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if n, err = affected(tx.ExecContext(ctx, qEndAttendance, millis(at))); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, qClearAttendance)
+		return err
+	})
+	return n, err
+}
+
 // Room invites.
 const (
 	qInsertInvite = `INSERT INTO room_invites (org_id, room, hash, created_by, created_at, expires_at, max_uses, uses)

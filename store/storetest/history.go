@@ -13,6 +13,7 @@ import (
 type HistoryStore interface {
 	roomhub.Store
 	roomhub.History
+	EndLiveSessions(ctx context.Context, at time.Time) (int64, error)
 }
 
 // RunHistory runs the room history conformance suite.
@@ -25,6 +26,7 @@ func RunHistory(t *testing.T, open func(t *testing.T) HistoryStore) {
 		{"RenameIsNotAJoin", testRenameIsNotAJoin},
 		{"ConcurrentJoinsOneSession", testConcurrentJoins},
 		{"SessionsPagedAndScoped", testSessionsPaged},
+		{"EndLiveSessions", testEndLiveSessions},
 		{"RoomSettings", testRoomSettings},
 		{"RoomInvites", testRoomInvites},
 	} {
@@ -242,4 +244,27 @@ func testRoomInvites(t *testing.T, s HistoryStore) {
 	}
 	_, err = s.CreateRoomInvite(ctx, roomhub.RoomInvite{OrgID: other.ID, Room: "nope", CreatedBy: "x", ExpiresAt: at(1)}, "h3")
 	wantCode(t, err, roomhub.ENOTFOUND)
+}
+
+// testEndLiveSessions is a single node's shutdown: live sessions end with
+// their members' time so far counted.
+func testEndLiveSessions(t *testing.T, s HistoryStore) {
+	ctx := context.Background()
+	o := orgWithRoom(t, s, "acme", "standup", "retro")
+	s.RecordJoin(ctx, o.ID, "standup", 7, "Ada", at(0))
+	s.RecordJoin(ctx, o.ID, "standup", 8, "Bob", at(30_000))
+	s.RecordJoin(ctx, o.ID, "retro", 7, "Ada", at(0))
+	s.RecordLeave(ctx, o.ID, "retro", 7, "left", at(1000))
+	n, err := s.EndLiveSessions(ctx, at(60_000))
+	if err != nil || n != 1 {
+		t.Fatalf("ended %d sessions: %v", n, err)
+	}
+	list, _ := s.ListSessions(ctx, o.ID, roomhub.SessionFilter{Room: "standup"})
+	if len(list) != 1 || list[0].Live() || list[0].MemberMs != 90_000 || list[0].Members != 0 {
+		t.Fatalf("after shutdown: %+v", list)
+	}
+	// The next join starts afresh.
+	if a, _, _ := s.RecordJoin(ctx, o.ID, "standup", 7, "Ada", at(70_000)); !a.Started || a.Session.Members != 1 {
+		t.Fatalf("join after shutdown: %+v", a)
+	}
 }

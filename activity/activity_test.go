@@ -1,0 +1,76 @@
+package activity_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"roomhub"
+	"roomhub/activity"
+	"roomhub/hub"
+	"roomhub/hub/memory"
+	"roomhub/store/sqlstore/sqltest"
+)
+
+// TestRecorder reports a join and two leaves as the hub would: the room's
+// session is recorded and every change is announced on the organization's
+// feed, in order, and on no other organization's.
+func TestRecorder(t *testing.T) {
+	for _, kind := range sqltest.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			st := sqltest.Open(t, kind)
+			acme, _ := st.CreateOrg(ctx, "acme", "Acme")
+			globex, _ := st.CreateOrg(ctx, "globex", "Globex")
+			bus := memory.New()
+			feed := make(chan map[string]any, 10)
+			cancel, err := bus.Subscribe(ctx, hub.FeedKey(acme.ID), func(ev hub.Event) {
+				var m map[string]any
+				json.Unmarshal(ev.Frame, &m)
+				feed <- m
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cancel()
+			other := make(chan hub.Event, 10)
+			cancel2, _ := bus.Subscribe(ctx, hub.FeedKey(globex.ID), func(ev hub.Event) { other <- ev })
+			defer cancel2()
+
+			rec := activity.New(st, bus, slog.New(slog.DiscardHandler))
+			k := hub.Key{Org: acme.ID, Room: "standup"}
+			t0 := time.Now().Truncate(time.Millisecond)
+			for _, uid := range []uint32{7, 8} {
+				st.PutMember(ctx, roomhub.Member{OrgID: acme.ID, Room: "standup", UID: uid, Name: "M", SessionID: "s", JoinedAt: t0})
+				rec.Joined(k, hub.Member{UID: uid, Name: "M", JoinedAt: t0.UnixMilli()})
+			}
+			rec.Left(k, 7, hub.ReasonKicked, t0.Add(time.Minute))
+			rec.Left(k, 8, hub.ReasonLeft, t0.Add(2*time.Minute))
+			if err := rec.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"join", "join", "leave", "leave"}
+			for i, w := range want {
+				select {
+				case m := <-feed:
+					if m["type"] != hub.TypeActivity || m["change"] != w || m["target"] != "standup" {
+						t.Fatalf("feed event %d: %v, want %s of standup", i, m, w)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("feed event %d (%s) never came", i, w)
+				}
+			}
+			if len(other) != 0 {
+				t.Fatalf("Globex's feed carried Acme's activity: %d events", len(other))
+			}
+			list, err := st.ListSessions(ctx, acme.ID, roomhub.SessionFilter{})
+			if err != nil || len(list) != 1 || list[0].Live() || list[0].Peak != 2 || list[0].MemberMinutes() != 3 {
+				t.Fatalf("history: %+v %v", list, err)
+			}
+			// After Close, changes are dropped, not a panic.
+			rec.Left(k, 9, hub.ReasonLeft, t0)
+		})
+	}
+}
