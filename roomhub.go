@@ -50,11 +50,51 @@ const MaxSessionGrants = 8
 // Session is a server-side participant session. ID is the SHA-256 of the
 // cookie value, so a leaked database does not leak usable cookies.
 type Session struct {
-	ID        string
-	Grants    []Grant
+	ID     string
+	Grants []Grant
+	// Passes admit the session to locked rooms: each was taken from a room
+	// invite link.
+	Passes    []Pass
 	CreatedAt time.Time
 	LastSeen  time.Time
 	ExpiresAt time.Time
+}
+
+// Pass records that a session redeemed an invite link of a room.
+type Pass struct {
+	OrgID     int64     `json:"org_id"`
+	Room      string    `json:"room"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// MaxSessionPasses bounds the invite passes one session holds; the oldest
+// is dropped.
+const MaxSessionPasses = 8
+
+// HasPass reports whether the session may enter room of org while it is
+// locked.
+func (s *Session) HasPass(orgID int64, room string, now time.Time) bool {
+	for _, p := range s.Passes {
+		if p.OrgID == orgID && p.Room == room && now.Before(p.ExpiresAt) {
+			return true
+		}
+	}
+	return false
+}
+
+// AddPass records p, replacing an older pass for the same room.
+func (s *Session) AddPass(p Pass) {
+	out := s.Passes[:0]
+	for _, q := range s.Passes {
+		if q.OrgID != p.OrgID || q.Room != p.Room {
+			out = append(out, q)
+		}
+	}
+	out = append(out, p)
+	if len(out) > MaxSessionPasses {
+		out = out[len(out)-MaxSessionPasses:]
+	}
+	s.Passes = out
 }
 
 // Grant returns the session's grant for uid in room of org, if any.

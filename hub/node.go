@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -607,4 +608,13 @@ const TypeActivity = "activity"
 // cancel is called. fn must not block.
 func (n *Node) SubscribeFeed(ctx context.Context, org int64, fn func(Event)) (cancel func(), err error) {
 	return n.bus.Subscribe(ctx, FeedKey(org), fn)
+}
+
+// AnnounceRoom tells the organization's feed that a room changed without a
+// membership change (its settings), so that dashboards re-read it.
+func (n *Node) AnnounceRoom(ctx context.Context, k Key) {
+	body := append([]byte(`"change":"settings","uid":0,"target":`), strconv.Quote(k.Room)...)
+	if _, err := n.bus.Publish(ctx, FeedKey(k.Org), Message{Type: TypeActivity, Body: body}); err != nil {
+		n.log.Error("room change not announced", "room", k.String(), "err", err)
+	}
 }

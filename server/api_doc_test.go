@@ -52,11 +52,12 @@ func TestAPIDocument(t *testing.T) {
 		}
 	}
 	for row, l := range map[string]server.Limit{
-		"| `POST /login` (and the 2FA and SSO steps) |":    server.LimitLogin,
-		"| invitation and password-reset links (`POST`) |": server.LimitPasswordReset,
-		"| API key creation and revocation, per user |":    server.LimitKeyOps,
-		"| server API, per key |":                          server.LimitAPIKey,
-		"| server API without a valid key, per IP |":       server.LimitAPIAnonymous,
+		"| `POST /login` (and the 2FA and SSO steps) |":          server.LimitLogin,
+		"| invitation and password-reset links (`POST`) |":       server.LimitPasswordReset,
+		"| API key creation and revocation, per user |":          server.LimitKeyOps,
+		"| server API, per key |":                                server.LimitAPIKey,
+		"| server API without a valid key, per IP |":             server.LimitAPIAnonymous,
+		"| room invite links (`GET` and `POST /join/{token}`) |": server.LimitRoomInvite,
 	} {
 		if want := fmt.Sprintf("%s %d per hour |", row, l.Requests); !strings.Contains(doc, want) || l.Window != time.Hour {
 			t.Errorf("rate limit row %q missing", want)

@@ -492,6 +492,9 @@ func isolationCases() map[string]isolationCase {
 			},
 		},
 	}
+	for k, v := range liveIsolationCases() {
+		c[k] = v
+	}
 	return c
 }
 

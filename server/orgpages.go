@@ -42,7 +42,7 @@ func (s *Server) dashHome(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) orgHome(w http.ResponseWriter, r *http.Request) {
-	s.redirect(w, r, "/dashboard/"+reqState(r).dash.org.Slug+"/settings")
+	s.redirect(w, r, "/dashboard/"+reqState(r).dash.org.Slug+"/live")
 }
 
 // id parses a numeric URL parameter; a malformed one is a 404 like any

@@ -205,8 +205,16 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	limit, err := s.admit(r, sess, hub.Key{Org: st.org.ID, Room: p.room}, p.uid)
+	if err != nil {
+		if roomhub.ErrorCode(err) == roomhub.EFORBIDDEN {
+			s.audit(r, sess, "member.create.denied", p, false, "the room is locked")
+		}
+		s.fail(w, r, err)
+		return
+	}
 	m := roomhub.Member{OrgID: st.org.ID, Room: p.room, UID: p.uid, Name: p.name, SessionID: sess.ID, JoinedAt: s.clock.Now()}
-	if err := s.node.Join(r.Context(), m); err != nil {
+	if err := s.node.JoinLimited(r.Context(), m, limit); err != nil {
 		s.fail(w, r, err)
 		return
 	}

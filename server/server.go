@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -95,27 +96,29 @@ type Deps struct {
 
 // Server handles HTTP.
 type Server struct {
-	cfg        config.Config
-	store      roomhub.Store
-	accounts   roomhub.Accounts
-	rooms      roomhub.Rooms
-	history    roomhub.History
-	node       *hub.Node
-	tokens     *agora.Tenants
-	box        *secret.Box
-	policy     *account.Policy
-	hasher     *account.Hasher
-	sso        *sso.SSO
-	ui         *ui.UI
-	log        *slog.Logger
-	clock      clock.Clock
-	cop        *http.CrossOriginProtection
-	counter    func(name string, window time.Duration) httprate.LimitCounter
-	ready      func(ctx context.Context) error
-	obs        Observer
-	defaultOrg roomhub.Org
-	router     chi.Router
-	limiters   map[string]func(http.Handler) http.Handler // by limit name, built with the routes
+	cfg      config.Config
+	store    roomhub.Store
+	accounts roomhub.Accounts
+	rooms    roomhub.Rooms
+	history  roomhub.History
+	// liveStreams counts the open live dashboard streams (MaxLiveStreams).
+	liveStreams atomic.Int64
+	node        *hub.Node
+	tokens      *agora.Tenants
+	box         *secret.Box
+	policy      *account.Policy
+	hasher      *account.Hasher
+	sso         *sso.SSO
+	ui          *ui.UI
+	log         *slog.Logger
+	clock       clock.Clock
+	cop         *http.CrossOriginProtection
+	counter     func(name string, window time.Duration) httprate.LimitCounter
+	ready       func(ctx context.Context) error
+	obs         Observer
+	defaultOrg  roomhub.Org
+	router      chi.Router
+	limiters    map[string]func(http.Handler) http.Handler // by limit name, built with the routes
 }
 
 // New builds the server and its routes. It loads the default organization,
@@ -209,6 +212,11 @@ func (s *Server) routes() chi.Router {
 				r.Get("/keys", s.keysPage)
 				r.Get("/audit", s.auditPage)
 				r.Get("/audit.csv", s.auditCSV)
+				// Live rooms, history and moderation (server/live.go).
+				r.Get("/live", s.livePage)
+				r.Get("/live/events", s.liveEvents)
+				r.Get("/history", s.historyPage)
+				r.Get("/rooms/{room}", s.roomPage)
 				r.Group(func(r chi.Router) {
 					r.Use(s.requireManage)
 					r.Post("/settings/agora", s.saveAgora)
@@ -219,6 +227,11 @@ func (s *Server) routes() chi.Router {
 					r.Post("/users/{id}/remove", s.removeUser)
 					r.Post("/users/{id}/reset-2fa", s.resetTwoFactor)
 					r.Post("/users/{id}/reset-password", s.resetPasswordLink)
+					r.Post("/rooms/{room}/members/{uid}/kick", s.kickMember)
+					r.Post("/rooms/{room}/close", s.closeRoomPage)
+					r.Post("/rooms/{room}/settings", s.saveRoomSettings)
+					r.Post("/rooms/{room}/invites", s.createRoomInvite)
+					r.Post("/rooms/{room}/invites/{id}/revoke", s.revokeRoomInvite)
 					keyOps := s.limitBy("api_key_ops", LimitKeyOps, func(r *http.Request) string {
 						return strconv.FormatInt(reqState(r).user.user.ID, 10)
 					})
@@ -252,6 +265,8 @@ func (s *Server) participantRoutes() chi.Router {
 	r.With(s.limit("get_member", LimitGetMember)).Get("/get_member/", s.getMember)
 	r.With(s.limit("delete_member", LimitDeleteMember)).Post("/delete_member/", s.deleteMember)
 	r.With(s.limit("websocket", LimitWebSocket)).Get("/ws/{room}", s.websocket)
+	r.With(s.limit("room_invite", LimitRoomInvite)).Get("/join/{token}", s.joinPage)
+	r.With(s.limit("room_invite", LimitRoomInvite)).Post("/join/{token}", s.redeemInvite)
 	return r
 }
 

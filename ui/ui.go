@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -67,10 +68,15 @@ const (
 	PageAudit       = "audit"
 	PageInvite      = "invite"
 	PageReset       = "reset"
+	PageLive        = "live"
+	PageHistory     = "history"
+	PageRoomAdmin   = "roomadmin"
+	PageJoin        = "join"
 )
 
 var pages = []string{pageLobby, pageRoom, pageError,
-	PageLogin, PageTwoFactor, PageEnrol, PageBackupCodes, PageOrgs, PageSettings, PageUsers, PageKeys, PageAudit, PageInvite, PageReset}
+	PageLogin, PageTwoFactor, PageEnrol, PageBackupCodes, PageOrgs, PageSettings, PageUsers, PageKeys, PageAudit, PageInvite, PageReset,
+	PageLive, PageHistory, PageRoomAdmin, PageJoin}
 
 // defaultTitles are used when Page.Title is empty.
 var defaultTitles = map[string]string{
@@ -89,6 +95,10 @@ var defaultTitles = map[string]string{
 	PageAudit:       "Audit log",
 	PageInvite:      "Accept invitation",
 	PageReset:       "Choose a new password",
+	PageLive:        "Live rooms",
+	PageHistory:     "Room history",
+	PageRoomAdmin:   "Room",
+	PageJoin:        "Invitation",
 }
 
 // Page is the data every page is rendered with.
@@ -248,6 +258,16 @@ func contentTypeOf(name string, data []byte) string {
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Partial executes one named template of a page (a room card, a list) into
+// w, for updates pushed outside a page render.
+func (u *UI) Partial(w io.Writer, page, name string, data any) error {
+	t, ok := u.pages[page]
+	if !ok || t.Lookup(name) == nil {
+		return fmt.Errorf("ui: no template %q in page %q", name, page)
+	}
+	return t.ExecuteTemplate(w, name, data)
+}
 
 // Render writes the named page ("lobby", "room", "error") with data and the
 // given status. The page is rendered into a buffer first, so a template error

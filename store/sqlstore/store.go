@@ -283,6 +283,7 @@ const (
 // fields can be added without a migration.
 type sessionData struct {
 	Grants []roomhub.Grant `json:"grants"`
+	Passes []roomhub.Pass  `json:"passes,omitempty"`
 }
 
 // GetSession returns the session with id, or ENOTFOUND. It does not look at
@@ -303,7 +304,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (roomhub.Session, err
 	if err := json.Unmarshal([]byte(data), &d); err != nil {
 		return roomhub.Session{}, fmt.Errorf("session data: %w", err)
 	}
-	sess.Grants = d.Grants
+	sess.Grants, sess.Passes = d.Grants, d.Passes
 	sess.CreatedAt = fromMillis(created)
 	sess.LastSeen = fromMillis(seen)
 	sess.ExpiresAt = fromMillis(expires)
@@ -315,7 +316,7 @@ func (s *Store) SaveSession(ctx context.Context, sess roomhub.Session) error {
 	if sess.ID == "" {
 		return roomhub.Invalid("session", "Session id must not be empty.")
 	}
-	data, err := json.Marshal(sessionData{Grants: sess.Grants})
+	data, err := json.Marshal(sessionData{Grants: sess.Grants, Passes: sess.Passes})
 	if err != nil {
 		return fmt.Errorf("session data: %w", err)
 	}

@@ -1,0 +1,581 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"roomhub"
+	"roomhub/hub"
+	"roomhub/ui"
+)
+
+// The live rooms page. The browser opens one server-sent event stream
+// (htmx-ext-sse; see liveEvents for why not a WebSocket); the server sends
+// the whole room list when the stream opens, then, for every room the
+// organization's feed reports changed, that room's card as an out-of-band
+// swap. The feed comes from the bus, so the page is right whichever node
+// the members and the dashboard are on, and a reconnect starts again from
+// a full snapshot.
+
+// Live stream limits.
+const (
+	// MaxLiveStreams bounds the dashboard streams open on one node.
+	MaxLiveStreams = 1000
+	// LiveFlushInterval batches a burst of changes into one update: a room
+	// is re-read at most once per interval per stream.
+	LiveFlushInterval = 100 * time.Millisecond
+	// LiveFeedBuffer is how many changes wait for the stream; past it the
+	// stream re-sends the whole list instead.
+	LiveFeedBuffer = 256
+	// LiveHeartbeat keeps idle streams open through proxies.
+	LiveHeartbeat = 15 * time.Second
+	// LiveSessionCheck is how often a stream checks that its dashboard
+	// session is still valid; a signed-out user stops receiving updates.
+	LiveSessionCheck = 30 * time.Second
+	// LiveWriteTimeout drops a stream whose reader stopped reading.
+	LiveWriteTimeout = 10 * time.Second
+	// MaxLiveRooms bounds the rooms one snapshot lists.
+	MaxLiveRooms = 500
+)
+
+var errTooManyStreams = errors.New("too many live streams on this node")
+
+// liveMember is one row of a room card.
+type liveMember struct {
+	UID      uint32
+	Name     string
+	JoinedAt time.Time
+	InRoom   string // "12 min"
+}
+
+// liveRoom is one room card.
+type liveRoom struct {
+	Org       string // slug, for URLs
+	Name      string
+	Members   []liveMember
+	PeakToday int
+	Locked    bool
+	Limit     int
+	CanManage bool
+	CSRFToken string
+	OOB       bool // rendered as an out-of-band swap of itself
+}
+
+// liveData is the live page: every room in use.
+type liveData struct {
+	Rooms   []liveRoom
+	People  int
+	Stream  string // the event stream's URL
+	Updated time.Time
+}
+
+// inRoom is how long since joined, for people: "just now", "4 min", "2 h 5 min".
+func inRoom(now, joined time.Time) string {
+	d := now.Sub(joined)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min"
+	default:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		return strconv.Itoa(h) + " h " + strconv.Itoa(m) + " min"
+	}
+}
+
+// readRoom reads one room's card from presence and the store: what every
+// node agrees on, never this node's sockets.
+func (s *Server) readRoom(ctx context.Context, r *http.Request, csrf string, org roomhub.Org, room string, peaks map[string]int) (liveRoom, error) {
+	snap, err := s.node.Snapshot(ctx, hub.Key{Org: org.ID, Room: room})
+	if err != nil {
+		return liveRoom{}, err
+	}
+	rs, err := s.history.RoomSettings(ctx, org.ID, room)
+	if err != nil {
+		return liveRoom{}, err
+	}
+	st := reqState(r)
+	now := s.clock.Now()
+	lr := liveRoom{Org: org.Slug, Name: room, PeakToday: max(peaks[room], len(snap.Members)), Locked: rs.Locked, Limit: rs.MaxMembers,
+		CanManage: st.dash.m.Role.CanManage(), CSRFToken: csrf}
+	for _, m := range snap.Members {
+		j := time.UnixMilli(m.JoinedAt)
+		lr.Members = append(lr.Members, liveMember{UID: m.UID, Name: m.Name, JoinedAt: j, InRoom: inRoom(now, j)})
+	}
+	return lr, nil
+}
+
+// readLive reads every room of the organization that has members.
+func (s *Server) readLive(ctx context.Context, r *http.Request, csrf string, org roomhub.Org) (liveData, error) {
+	rooms, err := s.rooms.ListRooms(ctx, org.ID)
+	if err != nil {
+		return liveData{}, err
+	}
+	if len(rooms) > MaxLiveRooms {
+		rooms = rooms[:MaxLiveRooms]
+	}
+	peaks, err := s.history.PeaksOn(ctx, org.ID, s.clock.Now())
+	if err != nil {
+		return liveData{}, err
+	}
+	d := liveData{Stream: "/dashboard/" + org.Slug + "/live/events", Updated: s.clock.Now()}
+	for _, rm := range rooms {
+		lr, err := s.readRoom(ctx, r, csrf, org, rm.Name, peaks)
+		if err != nil {
+			return liveData{}, err
+		}
+		if len(lr.Members) == 0 {
+			continue // the store still lists a member presence just removed
+		}
+		d.People += len(lr.Members)
+		d.Rooms = append(d.Rooms, lr)
+	}
+	sort.Slice(d.Rooms, func(i, j int) bool { return d.Rooms[i].Name < d.Rooms[j].Name })
+	return d, nil
+}
+
+func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
+	d, err := s.readLive(r.Context(), r, s.csrfToken(s.ensureCookie(w, r)), reqState(r).dash.org)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.dashPage(w, r, http.StatusOK, ui.PageLive, "live", ui.Page{Data: d})
+}
+
+// liveEvents streams the live page's updates as server-sent events.
+//
+// Server-sent events rather than a WebSocket (htmx-ext-ws): the page only
+// listens, so a one-way stream is enough; EventSource reconnects by itself
+// (and the server answers every new stream with a full snapshot); it is
+// plain HTTP, so the dashboard's session cookie, CSRF-free GET semantics,
+// proxies and HTTP/2 need nothing special; and moderation actions stay
+// ordinary CSRF-checked POSTs.
+//
+// Events: "rooms" carries the whole list (swapped into #live-rooms); "room"
+// carries out-of-band swaps: a room's card replaced, added or deleted, and
+// the summary line.
+func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
+	if s.liveStreams.Add(1) > MaxLiveStreams {
+		s.liveStreams.Add(-1)
+		s.fail(w, r, roomhub.Unavailable("live updates", errTooManyStreams))
+		return
+	}
+	defer s.liveStreams.Add(-1)
+	ctx := r.Context()
+	st := reqState(r)
+	org := st.dash.org
+
+	csrf := s.csrfToken(s.ensureCookie(w, r))
+	changed := make(chan string, LiveFeedBuffer)
+	var overflow atomic.Bool
+	cancel, err := s.node.SubscribeFeed(ctx, org.ID, func(ev hub.Event) {
+		var f struct {
+			Target string `json:"target"`
+		}
+		if json.Unmarshal(ev.Frame, &f) != nil || f.Target == "" {
+			return
+		}
+		select {
+		case changed <- f.Target:
+		default:
+			overflow.Store(true)
+		}
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer cancel()
+
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	send := func(event string, html []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(LiveWriteTimeout))
+		var b bytes.Buffer
+		b.WriteString("event: ")
+		b.WriteString(event)
+		b.WriteByte('\n')
+		for _, line := range bytes.Split(html, []byte("\n")) {
+			b.WriteString("data: ")
+			b.Write(bytes.TrimRight(line, "\r"))
+			b.WriteByte('\n')
+		}
+		b.WriteByte('\n')
+		if _, err := w.Write(b.Bytes()); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	shown := map[string]bool{}
+	snapshot := func() bool {
+		d, err := s.readLive(ctx, r, csrf, org)
+		if err != nil {
+			s.log.Error("live snapshot failed", "org", org.ID, "err", err)
+			return ctx.Err() == nil
+		}
+		var b bytes.Buffer
+		if err := s.ui.Partial(&b, ui.PageLive, "live_rooms", d); err != nil {
+			s.log.Error("live render failed", "err", err)
+			return false
+		}
+		clear(shown)
+		for _, rm := range d.Rooms {
+			shown[rm.Name] = true
+		}
+		return send("rooms", b.Bytes())
+	}
+	update := func(dirty map[string]bool) bool {
+		peaks, err := s.history.PeaksOn(ctx, org.ID, s.clock.Now())
+		if err != nil {
+			return ctx.Err() == nil
+		}
+		var b bytes.Buffer
+		names := make([]string, 0, len(dirty))
+		for name := range dirty {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			lr, err := s.readRoom(ctx, r, csrf, org, name, peaks)
+			if err != nil {
+				s.log.Error("live room read failed", "org", org.ID, "room", name, "err", err)
+				continue
+			}
+			swap := "replace"
+			switch {
+			case len(lr.Members) == 0 && !shown[name]:
+				continue
+			case len(lr.Members) == 0:
+				swap = "delete"
+				delete(shown, name)
+			case !shown[name]:
+				if len(shown) >= MaxLiveRooms {
+					continue
+				}
+				swap = "add"
+				shown[name] = true
+			}
+			lr.OOB = swap == "replace"
+			if err := s.ui.Partial(&b, ui.PageLive, "room_oob", roomOOB{Swap: swap, Room: lr}); err != nil {
+				s.log.Error("live render failed", "err", err)
+				return false
+			}
+		}
+		if b.Len() == 0 {
+			return true
+		}
+		return send("room", b.Bytes())
+	}
+
+	if !snapshot() {
+		return
+	}
+	heartbeat := time.NewTicker(LiveHeartbeat)
+	defer heartbeat.Stop()
+	check := time.NewTicker(LiveSessionCheck)
+	defer check.Stop()
+	dirty := map[string]bool{}
+	var flush <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case name := <-changed:
+			dirty[name] = true
+			if flush == nil {
+				flush = time.After(LiveFlushInterval)
+			}
+		case <-flush:
+			flush = nil
+			ok := true
+			if overflow.Swap(false) {
+				ok = snapshot()
+			} else {
+				ok = update(dirty)
+			}
+			clear(dirty)
+			if !ok {
+				return
+			}
+		case <-heartbeat.C:
+			rc.SetWriteDeadline(time.Now().Add(LiveWriteTimeout))
+			if _, err := w.Write([]byte(": ping\n\n")); err != nil || rc.Flush() != nil {
+				return
+			}
+		case <-check.C:
+			if !s.stillSignedIn(ctx, r) {
+				send("signed-out", nil)
+				return
+			}
+		}
+	}
+}
+
+// roomOOB is a room card sent as an out-of-band swap: Swap is "replace",
+// "add" (appended to the list) or "delete".
+type roomOOB struct {
+	Swap string
+	Room liveRoom
+}
+
+// Room history.
+
+type historyData struct {
+	Room, Since string
+	Sessions    []roomhub.RoomSession
+	Older       string // query of the next page, "" at the end
+	Rooms       []string
+}
+
+// HistoryPage is one page of room history.
+const HistoryPage = 50
+
+func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
+	org := reqState(r).dash.org
+	q := r.URL.Query()
+	d := historyData{Room: strings.TrimSpace(q.Get("room")), Since: q.Get("since")}
+	f := roomhub.SessionFilter{Room: d.Room, Limit: HistoryPage}
+	render := func(code int, msg string) {
+		s.dashPage(w, r, code, ui.PageHistory, "history", ui.Page{FormError: msg, Data: d})
+	}
+	if d.Room != "" {
+		if err := roomhub.ValidateRoom(d.Room); err != nil {
+			render(http.StatusBadRequest, roomhub.ErrorMessage(err))
+			return
+		}
+	}
+	if d.Since != "" {
+		t, err := time.Parse(time.DateOnly, d.Since)
+		if err != nil {
+			render(http.StatusBadRequest, "Give the date as YYYY-MM-DD.")
+			return
+		}
+		f.Since = t
+	}
+	if b := q.Get("before"); b != "" {
+		id, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || id <= 0 {
+			render(http.StatusBadRequest, "That page does not exist.")
+			return
+		}
+		f.Before = id
+	}
+	list, err := s.history.ListSessions(r.Context(), org.ID, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Sessions = list
+	if len(list) == HistoryPage {
+		v := q
+		v.Set("before", strconv.FormatInt(list[len(list)-1].ID, 10))
+		d.Older = v.Encode()
+	}
+	render(http.StatusOK, "")
+}
+
+// Room page: settings, invites, recent sessions.
+
+type roomPageData struct {
+	Room     liveRoom
+	Settings roomhub.RoomSettings
+	Invites  []roomhub.RoomInvite
+	Sessions []roomhub.RoomSession
+	NewLink  string
+	MaxLimit int
+	Now      time.Time
+
+	MaxInviteHours, MaxInviteUses int
+}
+
+// dashRoom resolves {room} in the dashboard's organization: a room the
+// organization never had is a 404, audited as action.denied, whether or
+// not another organization has one so named.
+func (s *Server) dashRoom(w http.ResponseWriter, r *http.Request, action string) (hub.Key, bool) {
+	org := reqState(r).dash.org
+	room := chi.URLParam(r, "room")
+	exists := false
+	if roomhub.ValidateRoom(room) == nil {
+		ok, err := s.rooms.RoomExists(r.Context(), org.ID, room)
+		if err != nil {
+			s.fail(w, r, err)
+			return hub.Key{}, false
+		}
+		exists = ok
+	}
+	if !exists {
+		if action != "" {
+			s.auditHere(r, action+".denied", "room", truncate(room, 64), "no such room in this organization", false, nil)
+		}
+		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such room."))
+		return hub.Key{}, false
+	}
+	return hub.Key{Org: org.ID, Room: room}, true
+}
+
+func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
+	key, ok := s.dashRoom(w, r, "room.view")
+	if !ok {
+		return
+	}
+	s.renderRoom(w, r, key, http.StatusOK, "", "", "")
+}
+
+func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key, code int, flash, formErr, newLink string) {
+	ctx := r.Context()
+	org := reqState(r).dash.org
+	peaks, err := s.history.PeaksOn(ctx, org.ID, s.clock.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	lr, err := s.readRoom(ctx, r, s.csrfToken(s.ensureCookie(w, r)), org, key.Room, peaks)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := roomPageData{Room: lr, Settings: roomhub.RoomSettings{Locked: lr.Locked, MaxMembers: lr.Limit}, NewLink: newLink,
+		MaxLimit: roomhub.MaxRoomMembersSetting, Now: s.clock.Now(),
+		MaxInviteHours: MaxInviteHours, MaxInviteUses: MaxInviteUses}
+	if d.Invites, err = s.history.ListRoomInvites(ctx, org.ID, key.Room); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if d.Sessions, err = s.history.ListSessions(ctx, org.ID, roomhub.SessionFilter{Room: key.Room, Limit: 10}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if newLink != "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	s.dashPage(w, r, code, ui.PageRoomAdmin, "live", ui.Page{Title: "Room " + key.Room, Flash: flash, FormError: formErr, Data: d})
+}
+
+// Moderation. Every action is owner or admin only (requireManage), audited,
+// and answered for htmx with 204 (the live stream shows the result) or a
+// re-rendered room page; without JavaScript, with a redirect.
+
+// moderated answers a finished moderation action.
+func (s *Server) moderated(w http.ResponseWriter, r *http.Request, back string) {
+	if isHTMX(r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func (s *Server) kickMember(w http.ResponseWriter, r *http.Request) {
+	key, ok := s.dashRoom(w, r, "member.kick")
+	if !ok {
+		return
+	}
+	uid, err := roomhub.ParseUID(chi.URLParam(r, "uid"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	objID := key.Room + "/" + strconv.FormatUint(uint64(uid), 10)
+	m, _ := s.node.Member(r.Context(), key, uid)
+	left, err := s.node.Leave(r.Context(), key, uid, hub.ReasonKicked)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !left {
+		s.auditHere(r, "member.kick.denied", "member", objID, "no such member in this room", false, nil)
+		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room: they may have left already."))
+		return
+	}
+	s.auditHere(r, "member.kick", "member", objID, "member "+m.Name+" kicked from the dashboard", true, map[string]any{"name": m.Name})
+	s.moderated(w, r, "/dashboard/"+reqState(r).dash.org.Slug+"/live")
+}
+
+func (s *Server) closeRoomPage(w http.ResponseWriter, r *http.Request) {
+	key, ok := s.dashRoom(w, r, "room.close")
+	if !ok {
+		return
+	}
+	n, err := s.closeRoom(r.Context(), key)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.auditHere(r, "room.close", "room", key.Room, "room closed from the dashboard; "+strconv.Itoa(n)+" members removed", true, map[string]any{"removed": n})
+	s.moderated(w, r, "/dashboard/"+reqState(r).dash.org.Slug+"/live")
+}
+
+// saveRoomSettings locks or unlocks a room and sets its member limit.
+func (s *Server) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
+	key, ok := s.dashRoom(w, r, "room.settings")
+	if !ok {
+		return
+	}
+	old, err := s.history.RoomSettings(r.Context(), key.Org, key.Room)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rs := old
+	if v := r.PostFormValue("locked"); v != "" {
+		rs.Locked = v == "true" || v == "on"
+	}
+	if v := strings.TrimSpace(r.PostFormValue("max_members")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > roomhub.MaxRoomMembersSetting {
+			s.renderRoom(w, r, key, http.StatusBadRequest, "", "The member limit is a whole number from 0 (no limit of its own) to "+strconv.Itoa(roomhub.MaxRoomMembersSetting)+".", "")
+			return
+		}
+		rs.MaxMembers = n
+	}
+	if err := s.history.SetRoomSettings(r.Context(), key.Org, key.Room, rs); err != nil {
+		s.formError(w, r, err, func(code int, msg string) { s.renderRoom(w, r, key, code, "", msg, "") })
+		return
+	}
+	action := "room.settings"
+	switch {
+	case rs.Locked && !old.Locked:
+		action = "room.lock"
+	case !rs.Locked && old.Locked:
+		action = "room.unlock"
+	}
+	s.auditHere(r, action, "room", key.Room, "room settings changed", true,
+		map[string]any{"locked": rs.Locked, "max_members": rs.MaxMembers, "was_locked": old.Locked, "was_max_members": old.MaxMembers})
+	s.node.AnnounceRoom(r.Context(), key)
+	if isHTMX(r) && r.PostFormValue("from") == "live" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.renderRoom(w, r, key, http.StatusOK, "Room settings saved.", "", "")
+}
+
+// stillSignedIn reports whether the stream's dashboard session is still
+// valid and its user still a member of the organization.
+func (s *Server) stillSignedIn(ctx context.Context, r *http.Request) bool {
+	st := reqState(r)
+	if st.user == nil {
+		return false
+	}
+	us, err := s.accounts.UserSession(ctx, st.user.sess.ID)
+	now := s.clock.Now()
+	if err != nil || !now.Before(us.ExpiresAt) || now.Sub(us.LastSeen) >= UserSessionIdleTimeout {
+		return false
+	}
+	_, err = s.accounts.Membership(ctx, st.dash.org.ID, st.user.user.ID)
+	return err == nil
+}
