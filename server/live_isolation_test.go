@@ -151,7 +151,7 @@ func liveIsolationCases() map[string]isolationCase {
 				}
 			},
 		},
-		"GET /dashboard/{org}/rooms/{room}":                    crossOrgRoom("GET", "/dashboard/{org}/rooms/{room}", nil, 200),
+		"GET /dashboard/{org}/rooms/{room}":                     crossOrgRoom("GET", "/dashboard/{org}/rooms/{room}", nil, 200),
 		"POST /dashboard/{org}/rooms/{room}/members/{uid}/kick": crossOrgRoom("POST", "/dashboard/{org}/rooms/{room}/members/{uid}/kick", nil, http.StatusSeeOther),
 		"POST /dashboard/{org}/rooms/{room}/close":              crossOrgRoom("POST", "/dashboard/{org}/rooms/{room}/close", nil, http.StatusSeeOther),
 		"POST /dashboard/{org}/rooms/{room}/settings":           crossOrgRoom("POST", "/dashboard/{org}/rooms/{room}/settings", url.Values{"locked": {"true"}}, 200),
