@@ -1,0 +1,278 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"roomhub"
+	"roomhub/account"
+	"roomhub/hub"
+)
+
+// stream is an open live event stream, read in the background.
+type stream struct {
+	events chan sseEvent
+	cancel func()
+}
+
+func (u *user) stream(path string) *stream {
+	u.a.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", u.a.srv.URL+path, nil)
+	res, err := u.c.Do(req)
+	if err != nil {
+		u.a.t.Fatal(err)
+	}
+	if res.StatusCode != 200 {
+		u.a.t.Fatalf("stream %s: %d", path, res.StatusCode)
+	}
+	s := &stream{events: make(chan sseEvent, 64), cancel: cancel}
+	go func() {
+		defer res.Body.Close()
+		br := bufio.NewReader(res.Body)
+		var ev sseEvent
+		var data []string
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				close(s.events)
+				return
+			}
+			line = strings.TrimRight(line, "\n")
+			switch {
+			case line == "" && ev.name != "":
+				ev.data = strings.Join(data, "\n")
+				s.events <- ev
+				ev, data = sseEvent{}, nil
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data = append(data, strings.TrimPrefix(line, "data: "))
+			}
+		}
+	}()
+	u.a.t.Cleanup(cancel)
+	return s
+}
+
+// next waits for the next event; a live page must show a change within a
+// second of it, so that is how long it waits.
+func (s *stream) next(t *testing.T, what string) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if !ok {
+			t.Fatalf("stream closed waiting for %s", what)
+		}
+		return ev
+	case <-time.After(time.Second):
+		t.Fatalf("no update within 1 s: %s", what)
+	}
+	return sseEvent{}
+}
+
+// TestLiveRoomsAndModeration follows one room from the dashboard: the
+// stream shows joins and leaves as they happen, a kick removes the member
+// for everyone, a locked room refuses newcomers but admits an invite link's
+// holder, the room's own member limit holds, and closing the room empties it.
+// Every action is audited; a viewer sees no buttons and gets 404 for each.
+func TestLiveRoomsAndModeration(t *testing.T) {
+	a := newApp(t)
+	acme := a.org("acme")
+	pw, err := account.HashPassword(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
+	owner.signIn()
+	viewer := a.enrolled(acme, "vic@acme.example", roomhub.RoleViewer, pw)
+	viewer.signIn()
+
+	ann, bob := a.browser("/o/acme"), a.browser("/o/acme")
+	annUID := ann.enter("standup", "Ann")
+	annWS, _, err := ann.socket("standup", a.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, annWS) // snapshot
+
+	live := owner.stream("/dashboard/acme/live/events")
+	first := live.next(t, "the snapshot")
+	if first.name != "rooms" || !strings.Contains(first.data, `id="room-standup"`) || !strings.Contains(first.data, "Ann") {
+		t.Fatalf("snapshot: %+v", first)
+	}
+
+	bobUID := bob.enter("standup", "Bob")
+	ev := live.next(t, "Bob's join")
+	if ev.name != "room" || !strings.Contains(ev.data, "Bob") || !strings.Contains(ev.data, `hx-swap-oob="true"`) {
+		t.Fatalf("join update: %+v", ev)
+	}
+	bobWS, _, err := bob.socket("standup", a.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, bobWS)
+	if f := readFrame(t, annWS); f["type"] != "join" {
+		t.Fatalf("Ann sees: %v", f)
+	}
+
+	// A second room appears as an added card.
+	cat := a.browser("/o/acme")
+	cat.enter("retro", "Cat")
+	if ev := live.next(t, "a new room"); !strings.Contains(ev.data, `hx-swap-oob="beforeend:#rooms"`) || !strings.Contains(ev.data, "Cat") {
+		t.Fatalf("new room: %+v", ev)
+	}
+
+	// The viewer sees the rooms, without a single action button, and every
+	// moderation route is a 404 for them that changes nothing.
+	_, page := viewer.page("/dashboard/acme/live")
+	if !strings.Contains(page, "Ann") || strings.Contains(page, "/kick") || strings.Contains(page, "Close room") {
+		t.Fatalf("viewer's live page: %.800s", page)
+	}
+	for _, p := range []string{"/rooms/standup/members/" + strconv.FormatUint(uint64(bobUID), 10) + "/kick", "/rooms/standup/close",
+		"/rooms/standup/settings", "/rooms/standup/invites", "/rooms/standup/invites/1/revoke"} {
+		res, body := viewer.form("/dashboard/acme"+p, url.Values{"locked": {"true"}, "hours": {"1"}})
+		wantStatus(t, res, body, http.StatusNotFound)
+	}
+	if rs, _ := a.store.RoomSettings(context.Background(), acme.ID, "standup"); rs.Locked {
+		t.Fatal("a viewer locked the room")
+	}
+
+	// Kick Bob from the page (htmx): 204, everyone sees him leave "kicked",
+	// his socket closes with 4001, and he cannot come back on it.
+	res, body := owner.do("POST", "/dashboard/acme/rooms/standup/members/"+strconv.FormatUint(uint64(bobUID), 10)+"/kick", nil,
+		map[string]string{"HX-Request": "true", "X-CSRF-Token": owner.csrf})
+	wantStatus(t, res, body, http.StatusNoContent)
+	if f := readFrame(t, annWS); f["type"] != "leave" || f["reason"] != "kicked" {
+		t.Fatalf("Ann sees: %v", f)
+	}
+	if f := readFrame(t, bobWS); f["type"] != "leave" || f["reason"] != "kicked" {
+		t.Fatalf("Bob sees: %v", f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, _, err = bobWS.Read(ctx)
+	cancel()
+	if websocket.CloseStatus(err) != 4001 {
+		t.Fatalf("Bob's socket: %v", err)
+	}
+	// Coming back on the same uid: the socket is closed at once, 4003.
+	if again, _, err := bob.socket("standup", a.srv.URL); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		for err == nil {
+			var b []byte
+			_, b, err = again.Read(ctx)
+			if err == nil && !strings.Contains(string(b), "not_member") && !strings.Contains(string(b), `"error"`) {
+				t.Fatalf("a kicked member got %s", b)
+			}
+		}
+		cancel()
+		if websocket.CloseStatus(err) != 4003 {
+			t.Fatalf("a kicked member's new socket: %v", err)
+		}
+	}
+	if ev := live.next(t, "the kick"); strings.Contains(ev.data, "Bob") || !strings.Contains(ev.data, "Ann") {
+		t.Fatalf("after the kick: %+v", ev)
+	}
+	if rows, _ := a.store.QueryAudit(context.Background(), acme.ID, roomhub.AuditFilter{Action: "member.kick", Limit: 5}); len(rows) != 1 || !rows[0].Success || rows[0].ActorName != "ada@acme.example" {
+		t.Fatalf("kick audit: %+v", rows)
+	}
+
+	// Lock the room: a newcomer is refused; an invite link's holder is not.
+	res, body = owner.form("/dashboard/acme/rooms/standup/settings", url.Values{"locked": {"true"}, "max_members": {"3"}})
+	wantStatus(t, res, body, 200)
+	live.next(t, "the lock")
+	dan := a.browser("/o/acme")
+	danUID := dan.token("standup")
+	res2, m := dan.post("/create_member/", map[string]any{"name": "Dan", "room_name": "standup", "UID": danUID})
+	if res2.StatusCode != http.StatusForbidden || !strings.Contains(m["error"].(string), "locked") {
+		t.Fatalf("locked room let Dan in: %d %v", res2.StatusCode, m)
+	}
+	tok := owner.roomInvite("acme", "standup", 2)
+	res, body = dan.page("/o/acme/join/" + tok)
+	wantStatus(t, res, body, 200)
+	res, body = dan.form("/o/acme/join/"+tok, nil)
+	wantRedirect(t, res, body, "/o/acme/?room=standup")
+	if res2, m := dan.post("/create_member/", map[string]any{"name": "Dan", "room_name": "standup", "UID": danUID}); res2.StatusCode != 200 {
+		t.Fatalf("invited Dan refused: %d %v", res2.StatusCode, m)
+	}
+	live.next(t, "Dan's join")
+	// A forged link (another signature) is refused and uses nothing up.
+	forged := tok[:strings.LastIndex(tok, ".")+1] + strings.Repeat("A", 43)
+	res, body = dan.page("/o/acme/join/" + forged)
+	wantStatus(t, res, body, http.StatusNotFound)
+
+	// The room's limit of 3: Ann, Dan and one more; a fourth is refused.
+	eve := a.browser("/o/acme")
+	res, body = eve.form("/o/acme/join/"+tok, nil)
+	wantRedirect(t, res, body, "/o/acme/?room=standup")
+	eve.enter("standup", "Eve")
+	live.next(t, "Eve's join")
+	fay := a.browser("/o/acme")
+	res, body = fay.form("/o/acme/join/"+tok, nil) // the link's 2 uses are gone
+	wantStatus(t, res, body, http.StatusNotFound)
+	res, body = owner.form("/dashboard/acme/rooms/standup/settings", url.Values{"locked": {"false"}})
+	wantStatus(t, res, body, 200)
+	live.next(t, "the unlock")
+	fayUID := fay.token("standup")
+	if res2, m := fay.post("/create_member/", map[string]any{"name": "Fay", "room_name": "standup", "UID": fayUID}); res2.StatusCode != http.StatusConflict {
+		t.Fatalf("room over its own limit: %d %v", res2.StatusCode, m)
+	}
+
+	// Close the room: everyone leaves "closed" and the card goes.
+	res, body = owner.do("POST", "/dashboard/acme/rooms/standup/close", nil, map[string]string{"HX-Request": "true", "X-CSRF-Token": owner.csrf})
+	wantStatus(t, res, body, http.StatusNoContent)
+	for {
+		f := readFrame(t, annWS) // Dan's and Eve's joins come first
+		if f["type"] == "leave" {
+			if f["reason"] != "closed" {
+				t.Fatalf("Ann sees: %v", f)
+			}
+			break
+		}
+	}
+	for {
+		ev := live.next(t, "the room's card removed")
+		if strings.Contains(ev.data, `id="room-standup" hx-swap-oob="delete"`) {
+			break
+		}
+	}
+	if _, err := a.node.Member(context.Background(), hub.Key{Org: acme.ID, Room: "standup"}, annUID); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+		t.Fatalf("Ann still present after close: %v", err)
+	}
+
+	// History: the session ended with its peak and attendance.
+	waitFor(t, "the session to end in history", func() bool {
+		list, _ := a.store.ListSessions(context.Background(), acme.ID, roomhub.SessionFilter{Room: "standup"})
+		return len(list) == 1 && !list[0].Live() && list[0].Peak == 3
+	})
+	_, page = owner.page("/dashboard/acme/history?room=standup")
+	if !strings.Contains(page, "standup") || strings.Contains(page, "in progress") {
+		t.Fatalf("history page: %.800s", page)
+	}
+	for _, action := range []string{"room.lock", "room.unlock", "room.invite.create", "room.close", "permission.denied"} {
+		if rows, _ := a.store.QueryAudit(context.Background(), acme.ID, roomhub.AuditFilter{Action: action, Limit: 10}); len(rows) == 0 {
+			t.Errorf("no %s audit row", action)
+		}
+	}
+}
+
+// waitFor polls cond until it holds, for state written off the request path
+// (the activity recorder).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
