@@ -6,7 +6,7 @@ GO    ?= go
 BIN   := bin/roomhub
 PKGS  := ./...
 
-.PHONY: all build run test test-deps vet fuzz bench bench-load bench-cluster load vendor-ui clean
+.PHONY: all build run test test-deps vet fuzz bench bench-load bench-cluster load vendor-ui screenshots clean
 
 all: build
 
@@ -67,6 +67,11 @@ load:
 
 vendor-ui:
 	./ui/vendor.sh
+
+# The screenshots in docs/, taken by the browser tests in Chromium.
+screenshots:
+	./scripts/test-deps.sh
+	ROOMHUB_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestBrowserLiveRooms$$' ./server/
 
 clean:
 	rm -rf bin
