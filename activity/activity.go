@@ -60,6 +60,9 @@ func New(hist roomhub.History, bus hub.Broker, log *slog.Logger) *Recorder {
 	return r
 }
 
+// RecordFailures reports how many changes the database refused.
+func (r *Recorder) RecordFailures() int64 { return r.Failures.Load() }
+
 // Joined implements hub.Lifecycle.
 func (r *Recorder) Joined(k hub.Key, m hub.Member) {
 	r.send(change{key: k, uid: m.UID, name: m.Name, at: time.UnixMilli(m.JoinedAt)})

@@ -43,6 +43,8 @@ type Sources struct {
 		Stats() (errors, reconnects int64)
 	} // a networked bus
 	Store interface{ DBStats() sql.DBStats }
+	// Recorder is the activity recorder: changes it failed to record.
+	Recorder interface{ RecordFailures() int64 }
 }
 
 // New registers the runtime, process, HTTP, hub, bus and store metrics.
@@ -101,6 +103,12 @@ func New(src Sources) *Metrics {
 				func() float64 { e, _ := bus.Stats(); return float64(e) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_bus_reconnects_total", Help: "Event bus subscription recoveries."},
 				func() float64 { _, r := bus.Stats(); return float64(r) }))
+	}
+	if src.Recorder != nil {
+		rec := src.Recorder
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_history_failures_total",
+			Help: "Membership changes the room history could not record (database errors)."},
+			func() float64 { return float64(rec.RecordFailures()) }))
 	}
 	if src.Store != nil {
 		reg.MustRegister(storeCollector{src.Store,
@@ -207,4 +215,12 @@ func (m *Metrics) TokenMinted(ok bool) {
 		return
 	}
 	m.tokens.WithLabelValues("failed").Inc()
+}
+
+// WatchLive registers the gauge of open live dashboard streams; the server
+// is made after the metrics, so it is added here.
+func (m *Metrics) WatchLive(live interface{ LiveStreams() int64 }) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomhub_live_streams",
+		Help: "Open live dashboard streams on this node."},
+		func() float64 { return float64(live.LiveStreams()) }))
 }

@@ -144,6 +144,9 @@ func (s *Server) readLive(ctx context.Context, r *http.Request, csrf string, org
 	return d, nil
 }
 
+// LiveStreams reports the open live dashboard streams, for metrics.
+func (s *Server) LiveStreams() int64 { return s.liveStreams.Load() }
+
 func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
 	d, err := s.readLive(r.Context(), r, s.csrfToken(s.ensureCookie(w, r)), reqState(r).dash.org)
 	if err != nil {

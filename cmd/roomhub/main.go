@@ -282,7 +282,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	recorder := activity.New(st, bus, log)
 	node.OnLifecycle(recorder)
 	node.Start()
-	src := metrics.Sources{Node: node, Store: st}
+	src := metrics.Sources{Node: node, Store: st, Recorder: recorder}
 	if rb, ok := bus.(*redisbus.Bus); ok {
 		src.Bus = rb
 	}
@@ -301,6 +301,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	obs.WatchLive(srv)
 	go sweepSessions(ctx, st, log)
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
