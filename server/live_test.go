@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,4 +276,95 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestLiveFeedTwoBusyOrganizations: Acme and Globex have people joining
+// and leaving rooms of the same names at the same time. Acme's live stream
+// carries every Acme change and never a Globex name, room or member.
+func TestLiveFeedTwoBusyOrganizations(t *testing.T) {
+	a := newApp(t)
+	acme, globex := a.org("acme"), a.org("globex")
+	pw, err := account.HashPassword(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
+	owner.signIn()
+	live := owner.stream("/dashboard/acme/live/events")
+	live.next(t, "the snapshot")
+	// Below the page, Acme's feed on the bus: every event must name an
+	// Acme member.
+	var mu sync.Mutex
+	var feedUIDs []uint32
+	cancel, err := a.node.SubscribeFeed(context.Background(), acme.ID, func(ev hub.Event) {
+		mu.Lock()
+		feedUIDs = append(feedUIDs, ev.UID)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	acmeUIDs := map[uint32]bool{}
+
+	// Their requests alternate, so both organizations' changes are in
+	// the recorder's queue and on the bus together. (get_token allows 10 a
+	// minute per address: 3 rounds of 3 joins.)
+	const rounds = 3
+	for i := range rounds {
+		g := a.browser("/o/globex")
+		guid := g.enter("standup", "Globex"+strconv.Itoa(i))
+		u := a.browser("/o/acme")
+		uid := u.enter("standup", "Acme"+strconv.Itoa(i))
+		acmeUIDs[uid] = true
+		g2 := a.browser("/o/globex")
+		g2.enter("retro", "Globex"+strconv.Itoa(i))
+		if res, _ := g.post("/delete_member/", map[string]any{"name": "Globex" + strconv.Itoa(i), "room_name": "standup", "UID": guid}); res.StatusCode != 200 {
+			t.Fatalf("Globex leave: %d", res.StatusCode)
+		}
+		if i == 1 {
+			if res, _ := u.post("/delete_member/", map[string]any{"name": "Acme1", "room_name": "standup", "UID": uid}); res.StatusCode != 200 {
+				t.Fatalf("Acme leave: %d", res.StatusCode)
+			}
+		}
+	}
+	// Acme ends with Acme0 and Acme2. Read until the stream shows them,
+	// checking every event on the way.
+	want := []string{"Acme0", "Acme2"}
+	var last string
+	for !containsAll(last, want) || strings.Contains(last, "Acme1") {
+		ev := live.next(t, "Acme's changes")
+		if strings.Contains(ev.data, "Globex") || strings.Contains(ev.data, "retro") {
+			t.Fatalf("Acme's stream carried Globex's activity: %s", ev.data)
+		}
+		last = ev.data
+	}
+	waitFor(t, "Acme's 4 feed events", func() bool { mu.Lock(); defer mu.Unlock(); return len(feedUIDs) >= 4 })
+	mu.Lock()
+	for _, uid := range feedUIDs {
+		if !acmeUIDs[uid] {
+			t.Errorf("Acme's feed carried uid %d, not an Acme member", uid)
+		}
+	}
+	if len(feedUIDs) < 4 {
+		t.Errorf("Acme's feed carried %d events, want its 3 joins and 1 leave", len(feedUIDs))
+	}
+	mu.Unlock()
+	// Acme's history has only its own sessions.
+	list, _ := a.store.ListSessions(context.Background(), acme.ID, roomhub.SessionFilter{})
+	for _, rs := range list {
+		if rs.OrgID != acme.ID || rs.Room != "standup" {
+			t.Fatalf("Acme's history: %+v", list)
+		}
+	}
+	_ = globex
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, x := range subs {
+		if !strings.Contains(s, x) {
+			return false
+		}
+	}
+	return true
 }
