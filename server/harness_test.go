@@ -70,7 +70,16 @@ func newAppOn(t *testing.T, kind string, mutate ...func(*config.Config)) *app {
 // newAppWith is newAppOn with single sign-on.
 func newAppWith(t *testing.T, kind string, signOn *sso.SSO, mutate ...func(*config.Config)) *app {
 	t.Helper()
-	cfg := config.Config{
+	cfg := testConfig()
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	return buildApp(t, cfg, sqltest.Open(t, kind), memory.New(), signOn)
+}
+
+// testConfig is the configuration every test node starts from.
+func testConfig() config.Config {
+	return config.Config{
 		SecretKey:       "k3y-for-tests-" + strings.Repeat("abcdefghij", 5),
 		Debug:           true,
 		AllowedHosts:    []string{"127.0.0.1", "localhost"},
@@ -83,11 +92,12 @@ func newAppWith(t *testing.T, kind string, signOn *sso.SSO, mutate ...func(*conf
 		LockoutDuration: time.Hour,
 		InviteTTL:       72 * time.Hour,
 	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
+}
+
+// buildApp serves one node over st and bus; nodes of a cluster share both.
+func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, signOn *sso.SSO) *app {
+	t.Helper()
 	ctx := context.Background()
-	st := sqltest.Open(t, kind)
 	org, err := st.DefaultOrg(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +117,6 @@ func newAppWith(t *testing.T, kind string, signOn *sso.SSO, mutate ...func(*conf
 		cert, err := box.Open(set.AgoraCertificate, secret.AAD(roomhub.SealedSecret{Table: "org_settings", Column: "agora_certificate", ID: org}))
 		return agora.Credentials{AppID: set.AgoraAppID, Certificate: cert}, err == nil, err
 	}}
-	bus := memory.New()
 	node := hub.NewNode(hub.Config{Grace: cfg.MemberGrace, PingInterval: time.Hour,
 		Limits: hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms}}, bus, st, tokens, clk, nil)
 	recorder := activity.New(st, bus, slog.New(slog.DiscardHandler))
