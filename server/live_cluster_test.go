@@ -116,4 +116,3 @@ func TestLiveAcrossNodes(t *testing.T) {
 		t.Fatalf("node A snapshot: %d %q", code, data)
 	}
 }
-
