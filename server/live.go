@@ -291,8 +291,16 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	heartbeat := time.NewTicker(LiveHeartbeat)
 	defer heartbeat.Stop()
-	check := time.NewTicker(LiveSessionCheck)
-	defer check.Stop()
+	// The session check runs on the server's clock, so tests can move it.
+	check := make(chan struct{}, 1)
+	tick := func() {
+		select {
+		case check <- struct{}{}:
+		default:
+		}
+	}
+	timer := s.clock.AfterFunc(LiveSessionCheck, tick)
+	defer func() { timer.Stop() }()
 	dirty := map[string]bool{}
 	var flush <-chan time.Time
 	for {
@@ -321,11 +329,12 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 			if _, err := w.Write([]byte(": ping\n\n")); err != nil || rc.Flush() != nil {
 				return
 			}
-		case <-check.C:
+		case <-check:
 			if !s.stillSignedIn(ctx, r) {
 				send("signed-out", nil)
 				return
 			}
+			timer = s.clock.AfterFunc(LiveSessionCheck, tick)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"roomhub"
 	"roomhub/account"
 	"roomhub/hub"
+	"roomhub/server"
 )
 
 // stream is an open live event stream, read in the background.
@@ -367,4 +368,62 @@ func containsAll(s string, subs []string) bool {
 		}
 	}
 	return true
+}
+
+// TestLiveStreamEndsWithTheSession: a stream opened by a session that is
+// then signed out everywhere, or whose user is removed from the
+// organization, stops within one session check: it sends "signed-out" (the
+// page then reloads into the sign-in form) and closes.
+func TestLiveStreamEndsWithTheSession(t *testing.T) {
+	a := newApp(t)
+	acme := a.org("acme")
+	pw, err := account.HashPassword(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
+	owner.signIn()
+	bo := a.enrolled(acme, "bo@acme.example", roomhub.RoleAdmin, pw)
+	bo.signIn()
+
+	for _, tc := range []struct {
+		name string
+		who  *admin
+		end  func()
+	}{
+		{"signed out everywhere", owner, func() {
+			res, body := owner.form("/logout/all", nil)
+			if res.StatusCode >= 400 {
+				t.Fatalf("logout/all: %d %.300s", res.StatusCode, body)
+			}
+		}},
+		{"removed from the organization", bo, func() {
+			if err := a.store.RemoveMembership(context.Background(), acme.ID, bo.userID()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			live := tc.who.stream("/dashboard/acme/live/events")
+			live.next(t, "the snapshot")
+			// Still valid: a check passes and the stream stays open.
+			a.clk.Advance(server.LiveSessionCheck)
+			tc.end()
+			a.clk.Advance(server.LiveSessionCheck)
+			for {
+				ev := live.next(t, "the end of the stream")
+				if ev.name == "signed-out" {
+					break
+				}
+			}
+			select {
+			case _, open := <-live.events:
+				if open {
+					t.Fatal("the stream sent more after signed-out")
+				}
+			case <-time.After(time.Second):
+				t.Fatal("the stream stayed open after signed-out")
+			}
+		})
+	}
 }
