@@ -98,4 +98,10 @@ type History interface {
 	UseRoomInvite(ctx context.Context, orgID int64, hash string, now time.Time) (RoomInvite, error)
 	ListRoomInvites(ctx context.Context, orgID int64, room string) ([]RoomInvite, error)
 	RevokeRoomInvite(ctx context.Context, orgID, id int64) error
+
+	// BanFromRoom keeps a participant session out of a room until the
+	// given time (a kick).
+	BanFromRoom(ctx context.Context, orgID int64, room, sessionID string, until time.Time) error
+	// BannedFromRoom reports whether the session is kept out at now.
+	BannedFromRoom(ctx context.Context, orgID int64, room, sessionID string, now time.Time) (bool, error)
 }

@@ -180,7 +180,7 @@ func (s *Server) apiKick(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	left, err := s.node.Leave(r.Context(), key, uid, hub.ReasonKicked)
+	_, left, err := s.kick(r.Context(), key, uid)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

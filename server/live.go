@@ -503,8 +503,7 @@ func (s *Server) kickMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	objID := key.Room + "/" + strconv.FormatUint(uint64(uid), 10)
-	m, _ := s.node.Member(r.Context(), key, uid)
-	left, err := s.node.Leave(r.Context(), key, uid, hub.ReasonKicked)
+	name, left, err := s.kick(r.Context(), key, uid)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -514,7 +513,7 @@ func (s *Server) kickMember(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room: they may have left already."))
 		return
 	}
-	s.auditHere(r, "member.kick", "member", objID, "member "+m.Name+" kicked from the dashboard", true, map[string]any{"name": m.Name})
+	s.auditHere(r, "member.kick", "member", objID, "member "+name+" kicked from the dashboard", true, map[string]any{"name": name})
 	s.moderated(w, r, "/dashboard/"+reqState(r).dash.org.Slug+"/live")
 }
 

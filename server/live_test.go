@@ -183,6 +183,10 @@ func TestLiveRoomsAndModeration(t *testing.T) {
 	if ev := live.next(t, "the kick"); strings.Contains(ev.data, "Bob") || !strings.Contains(ev.data, "Ann") {
 		t.Fatalf("after the kick: %+v", ev)
 	}
+	// Nor can he come back with a new uid for a while.
+	if res2, m := bob.get("/get_token/?channel=standup"); res2.StatusCode != http.StatusForbidden || !strings.Contains(m["error"].(string), "removed") {
+		t.Fatalf("kicked Bob got a new token: %d %v", res2.StatusCode, m)
+	}
 	if rows, _ := a.store.QueryAudit(context.Background(), acme.ID, roomhub.AuditFilter{Action: "member.kick", Limit: 5}); len(rows) != 1 || !rows[0].Success || rows[0].ActorName != "ada@acme.example" {
 		t.Fatalf("kick audit: %+v", rows)
 	}
@@ -192,20 +196,26 @@ func TestLiveRoomsAndModeration(t *testing.T) {
 	wantStatus(t, res, body, 200)
 	live.next(t, "the lock")
 	dan := a.browser("/o/acme")
-	danUID := dan.token("standup")
-	res2, m := dan.post("/create_member/", map[string]any{"name": "Dan", "room_name": "standup", "UID": danUID})
-	if res2.StatusCode != http.StatusForbidden || !strings.Contains(m["error"].(string), "locked") {
-		t.Fatalf("locked room let Dan in: %d %v", res2.StatusCode, m)
+	// No token for a locked room: the Agora token is what opens the video.
+	if res2, m := dan.get("/get_token/?channel=standup"); res2.StatusCode != http.StatusForbidden || !strings.Contains(m["error"].(string), "locked") {
+		t.Fatalf("locked room gave Dan a token: %d %v", res2.StatusCode, m)
 	}
+	// A token asked for before the lock does not get him in either.
 	tok := owner.roomInvite("acme", "standup", 2)
 	res, body = dan.page("/o/acme/join/" + tok)
 	wantStatus(t, res, body, 200)
-	res, body = dan.form("/o/acme/join/"+tok, nil)
-	wantRedirect(t, res, body, "/o/acme/?room=standup")
+	danUID := dan.tokenWithPass(t, tok)
+	res, body = owner.form("/dashboard/acme/rooms/standup/settings", url.Values{"locked": {"true"}})
+	wantStatus(t, res, body, 200)
 	if res2, m := dan.post("/create_member/", map[string]any{"name": "Dan", "room_name": "standup", "UID": danUID}); res2.StatusCode != 200 {
 		t.Fatalf("invited Dan refused: %d %v", res2.StatusCode, m)
 	}
 	live.next(t, "Dan's join")
+	ghost := a.browser("/o/acme")
+	ghostUID := ghost.tokenBeforeLock(t, owner, "standup")
+	if res2, m := ghost.post("/create_member/", map[string]any{"name": "Ghost", "room_name": "standup", "UID": ghostUID}); res2.StatusCode != http.StatusForbidden {
+		t.Fatalf("a token from before the lock let a newcomer in: %d %v", res2.StatusCode, m)
+	}
 	// A forged link (another signature) is refused and uses nothing up.
 	forged := tok[:strings.LastIndex(tok, ".")+1] + strings.Repeat("A", 43)
 	res, body = dan.page("/o/acme/join/" + forged)
@@ -259,7 +269,12 @@ func TestLiveRoomsAndModeration(t *testing.T) {
 	if !strings.Contains(page, "standup") || strings.Contains(page, "in progress") {
 		t.Fatalf("history page: %.800s", page)
 	}
-	for _, action := range []string{"room.lock", "room.unlock", "room.invite.create", "room.close", "permission.denied"} {
+	// The kick's ban ends.
+	a.clk.Advance(server.KickBan)
+	if res2, m := bob.get("/get_token/?channel=standup"); res2.StatusCode != 200 {
+		t.Fatalf("Bob still kept out after the ban: %d %v", res2.StatusCode, m)
+	}
+	for _, action := range []string{"room.lock", "room.unlock", "room.invite.create", "room.close", "permission.denied", "token.denied", "member.create.denied"} {
 		if rows, _ := a.store.QueryAudit(context.Background(), acme.ID, roomhub.AuditFilter{Action: action, Limit: 10}); len(rows) == 0 {
 			t.Errorf("no %s audit row", action)
 		}
@@ -426,4 +441,24 @@ func TestLiveStreamEndsWithTheSession(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tokenWithPass redeems an invite link and then asks for a token.
+func (u *user) tokenWithPass(t *testing.T, tok string) uint32 {
+	t.Helper()
+	res, body := u.form(u.base+"/join/"+tok, nil)
+	wantRedirect(t, res, body, u.base+"/?room=standup")
+	return u.token("standup")
+}
+
+// tokenBeforeLock gets a token while room is open, then has the owner lock
+// it: the order a latecomer racing the lock would see.
+func (u *user) tokenBeforeLock(t *testing.T, owner *admin, room string) uint32 {
+	t.Helper()
+	res, body := owner.form("/dashboard/acme/rooms/"+room+"/settings", url.Values{"locked": {"false"}})
+	wantStatus(t, res, body, 200)
+	uid := u.token(room)
+	res, body = owner.form("/dashboard/acme/rooms/"+room+"/settings", url.Values{"locked": {"true"}})
+	wantStatus(t, res, body, 200)
+	return uid
 }

@@ -64,6 +64,13 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if _, err := s.admit(r, sess, hub.Key{Org: st.org.ID, Room: room}, 0); err != nil {
+		if roomhub.ErrorCode(err) == roomhub.EFORBIDDEN {
+			s.audit(r, sess, "token.denied", parsed{room: room}, false, roomhub.ErrorMessage(err))
+		}
+		s.fail(w, r, err)
+		return
+	}
 	uid := newUID()
 	minter, err := s.tokens.For(r.Context(), st.org.ID)
 	if err != nil {
@@ -208,7 +215,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 	limit, err := s.admit(r, sess, hub.Key{Org: st.org.ID, Room: p.room}, p.uid)
 	if err != nil {
 		if roomhub.ErrorCode(err) == roomhub.EFORBIDDEN {
-			s.audit(r, sess, "member.create.denied", p, false, "the room is locked")
+			s.audit(r, sess, "member.create.denied", p, false, roomhub.ErrorMessage(err))
 		}
 		s.fail(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -209,19 +210,67 @@ func (s *Server) redeemInvite(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, st.base+"/?room="+url.QueryEscape(room), http.StatusSeeOther)
 }
 
-// admit applies a room's moderation settings to a joining member: a locked
-// room takes only members already in it and sessions holding a pass. It
-// returns the room's own member limit.
+// KickBan is how long a kicked member's browser session is kept out of the
+// room: a kick is a removal, not an invitation to reload the page. A
+// moderator who wants them back sends an invite link... which does not lift
+// the ban either: unlock or wait.
+const KickBan = 15 * time.Minute
+
+// Admission refusals, as participants read them.
+var (
+	errRoomLocked = roomhub.Errorf(roomhub.EFORBIDDEN, "This room is locked: ask its moderator for an invite link.")
+	errKickedOut  = roomhub.Errorf(roomhub.EFORBIDDEN, "A moderator removed you from this room. You can join again later.")
+)
+
+// admit applies a room's moderation to a session asking for a token or
+// joining with uid (0 for get_token): a session a moderator kicked is kept
+// out for KickBan; a locked room takes only members already in it and
+// sessions holding an invite pass. It returns the room's own member limit.
+//
+// get_token is checked as well as create_member: the Agora token is what
+// opens the video channel, so a locked room must not hand one out.
 func (s *Server) admit(r *http.Request, sess *roomhub.Session, key hub.Key, uid uint32) (int, error) {
-	rs, err := s.history.RoomSettings(r.Context(), key.Org, key.Room)
+	ctx := r.Context()
+	now := s.clock.Now()
+	banned, err := s.history.BannedFromRoom(ctx, key.Org, key.Room, sess.ID, now)
 	if err != nil {
 		return 0, err
 	}
-	if !rs.Locked || sess.HasPass(key.Org, key.Room, s.clock.Now()) {
+	if banned {
+		return 0, errKickedOut
+	}
+	rs, err := s.history.RoomSettings(ctx, key.Org, key.Room)
+	if err != nil {
+		return 0, err
+	}
+	if !rs.Locked || sess.HasPass(key.Org, key.Room, now) {
 		return rs.MaxMembers, nil
 	}
-	if _, err := s.node.Member(r.Context(), key, uid); err == nil {
-		return rs.MaxMembers, nil // a rename of someone already in
+	if uid == 0 {
+		if g, ok := sess.RoomGrant(key.Org, key.Room); ok {
+			uid = g.UID // a member already in asks again (a reload)
+		}
 	}
-	return 0, roomhub.Errorf(roomhub.EFORBIDDEN, "This room is locked: ask its moderator for an invite link.")
+	if uid != 0 {
+		if _, err := s.node.Member(ctx, key, uid); err == nil {
+			return rs.MaxMembers, nil
+		}
+	}
+	return 0, errRoomLocked
+}
+
+// kick removes a member with reason "kicked" and keeps their browser
+// session out of the room for KickBan. left is false if uid was not in it.
+func (s *Server) kick(ctx context.Context, key hub.Key, uid uint32) (name string, left bool, err error) {
+	m, gerr := s.store.GetMember(ctx, key.Org, key.Room, uid)
+	left, err = s.node.Leave(ctx, key, uid, hub.ReasonKicked)
+	if err != nil || !left {
+		return "", left, err
+	}
+	if gerr == nil {
+		if err := s.history.BanFromRoom(ctx, key.Org, key.Room, m.SessionID, s.clock.Now().Add(KickBan)); err != nil {
+			return m.Name, true, err
+		}
+	}
+	return m.Name, true, nil
 }

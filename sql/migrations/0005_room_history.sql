@@ -64,3 +64,13 @@ CREATE TABLE room_invites (
 );
 
 CREATE INDEX room_invites_org_room ON room_invites (org_id, room);
+
+-- A kicked member's browser session may not rejoin the room until "until":
+-- a kick is a removal, not an invitation to reload the page.
+CREATE TABLE room_bans (
+    org_id     BIGINT NOT NULL,
+    room       TEXT   NOT NULL,
+    session_id TEXT   NOT NULL,
+    until      BIGINT NOT NULL,
+    PRIMARY KEY (org_id, room, session_id)
+);

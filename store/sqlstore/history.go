@@ -328,3 +328,23 @@ func (s *Store) RevokeRoomInvite(ctx context.Context, org, id int64) error {
 	}
 	return nil
 }
+
+// Room bans.
+const (
+	qBan = `INSERT INTO room_bans (org_id, room, session_id, until) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (org_id, room, session_id) DO UPDATE SET until = excluded.until`
+	qBanned = `SELECT COUNT(*) FROM room_bans WHERE org_id = $1 AND room = $2 AND session_id = $3 AND until > $4`
+)
+
+// BanFromRoom implements roomhub.History.
+func (s *Store) BanFromRoom(ctx context.Context, org int64, room, sessionID string, until time.Time) error {
+	_, err := s.db.ExecContext(ctx, qBan, org, room, sessionID, millis(until))
+	return s.fail(err)
+}
+
+// BannedFromRoom implements roomhub.History.
+func (s *Store) BannedFromRoom(ctx context.Context, org int64, room, sessionID string, now time.Time) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, qBanned, org, room, sessionID, millis(now)).Scan(&n)
+	return n > 0, s.fail(err)
+}

@@ -29,6 +29,7 @@ func RunHistory(t *testing.T, open func(t *testing.T) HistoryStore) {
 		{"EndLiveSessions", testEndLiveSessions},
 		{"RoomSettings", testRoomSettings},
 		{"RoomInvites", testRoomInvites},
+		{"RoomBans", testRoomBans},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -266,5 +267,36 @@ func testEndLiveSessions(t *testing.T, s HistoryStore) {
 	// The next join starts afresh.
 	if a, _, _ := s.RecordJoin(ctx, o.ID, "standup", 7, "Ada", at(70_000)); !a.Started || a.Session.Members != 1 {
 		t.Fatalf("join after shutdown: %+v", a)
+	}
+}
+
+func testRoomBans(t *testing.T, s HistoryStore) {
+	ctx := context.Background()
+	o := orgWithRoom(t, s, "acme", "standup")
+	other := orgWithRoom(t, s, "globex", "standup")
+	if err := s.BanFromRoom(ctx, o.ID, "standup", "sess-1", at(60_000)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		org  int64
+		room string
+		sess string
+		now  time.Time
+		want bool
+	}{
+		{o.ID, "standup", "sess-1", at(0), true},
+		{o.ID, "standup", "sess-1", at(60_000), false}, // ends at the instant
+		{o.ID, "standup", "sess-2", at(0), false},
+		{o.ID, "retro", "sess-1", at(0), false},
+		{other.ID, "standup", "sess-1", at(0), false},
+	} {
+		if got, err := s.BannedFromRoom(ctx, tc.org, tc.room, tc.sess, tc.now); err != nil || got != tc.want {
+			t.Errorf("BannedFromRoom(%d, %s, %s, %v) = %v, %v; want %v", tc.org, tc.room, tc.sess, tc.now, got, err, tc.want)
+		}
+	}
+	// A second kick extends the ban.
+	s.BanFromRoom(ctx, o.ID, "standup", "sess-1", at(120_000))
+	if got, _ := s.BannedFromRoom(ctx, o.ID, "standup", "sess-1", at(90_000)); !got {
+		t.Error("a second kick did not extend the ban")
 	}
 }
