@@ -16,7 +16,6 @@ import (
 	"github.com/coder/websocket"
 
 	"roomhub"
-	"roomhub/account"
 	"roomhub/server"
 )
 
@@ -66,12 +65,7 @@ func roster(room string) string {
 func TestBrowserLiveRooms(t *testing.T) {
 	a := newApp(t)
 	acme := a.org("acme")
-	pw, err := account.HashPassword(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
-	owner.signIn()
+	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
 	ctx := signedInTab(t, a, owner)
 	step(t, ctx, "open the live rooms page",
 		chromedp.EmulateViewport(1200, 800),

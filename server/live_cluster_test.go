@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"roomhub"
-	"roomhub/account"
 	"roomhub/hub/redisbus"
 	"roomhub/store/sqlstore/sqltest"
 )
@@ -72,12 +71,7 @@ func TestLiveAcrossNodes(t *testing.T) {
 	nodes := cluster(t, 2)
 	na, nb := nodes[0], nodes[1]
 	acme := na.org("acme")
-	pw, err := account.HashPassword(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := na.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
-	owner.signIn()
+	owner := na.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
 	onB := owner.on(nb)
 	live := onB.stream("/dashboard/acme/live/events")
 	live.next(t, "the snapshot")

@@ -19,6 +19,19 @@ import (
 	"roomhub/server"
 )
 
+// signedIn creates a user with role in org, enrolled in two-factor
+// authentication, and signs them in to the dashboard.
+func (a *app) signedIn(org roomhub.Org, email string, role roomhub.Role) *admin {
+	a.t.Helper()
+	pw, err := account.HashPassword(testPassword)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	ad := a.enrolled(org, email, role, pw)
+	ad.signIn()
+	return ad
+}
+
 // stream is an open live event stream, read in the background.
 type stream struct {
 	events chan sseEvent
@@ -89,14 +102,8 @@ func (s *stream) next(t *testing.T, what string) sseEvent {
 func TestLiveRoomsAndModeration(t *testing.T) {
 	a := newApp(t)
 	acme := a.org("acme")
-	pw, err := account.HashPassword(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
-	owner.signIn()
-	viewer := a.enrolled(acme, "vic@acme.example", roomhub.RoleViewer, pw)
-	viewer.signIn()
+	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
+	viewer := a.signedIn(acme, "vic@acme.example", roomhub.RoleViewer)
 
 	ann, bob := a.browser("/o/acme"), a.browser("/o/acme")
 	annUID := ann.enter("standup", "Ann")
@@ -300,12 +307,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestLiveFeedTwoBusyOrganizations(t *testing.T) {
 	a := newApp(t)
 	acme, globex := a.org("acme"), a.org("globex")
-	pw, err := account.HashPassword(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
-	owner.signIn()
+	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
 	live := owner.stream("/dashboard/acme/live/events")
 	live.next(t, "the snapshot")
 	// Below the page, Acme's feed on the bus: every event must name an
@@ -392,14 +394,8 @@ func containsAll(s string, subs []string) bool {
 func TestLiveStreamEndsWithTheSession(t *testing.T) {
 	a := newApp(t)
 	acme := a.org("acme")
-	pw, err := account.HashPassword(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
-	owner.signIn()
-	bo := a.enrolled(acme, "bo@acme.example", roomhub.RoleAdmin, pw)
-	bo.signIn()
+	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
+	bo := a.signedIn(acme, "bo@acme.example", roomhub.RoleAdmin)
 
 	for _, tc := range []struct {
 		name string
