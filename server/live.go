@@ -286,9 +286,8 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		return send("room", b.Bytes())
 	}
 
-	if !snapshot() {
-		return
-	}
+	// Armed before the snapshot, so the first check is due LiveSessionCheck
+	// after the stream opened.
 	heartbeat := time.NewTicker(LiveHeartbeat)
 	defer heartbeat.Stop()
 	// The session check runs on the server's clock, so tests can move it.
@@ -301,6 +300,10 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	timer := s.clock.AfterFunc(LiveSessionCheck, tick)
 	defer func() { timer.Stop() }()
+	if !snapshot() {
+		return
+	}
+
 	dirty := map[string]bool{}
 	var flush <-chan time.Time
 	for {

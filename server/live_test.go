@@ -419,12 +419,30 @@ func TestLiveStreamEndsWithTheSession(t *testing.T) {
 			live.next(t, "the snapshot")
 			// Still valid: a check passes and the stream stays open.
 			a.clk.Advance(server.LiveSessionCheck)
+			select {
+			case ev := <-live.events:
+				t.Fatalf("a valid session's stream sent %q", ev.name)
+			case <-time.After(100 * time.Millisecond):
+			}
 			tc.end()
-			a.clk.Advance(server.LiveSessionCheck)
+			// The next check ends it. The check runs on the server's clock,
+			// re-armed by the stream after each one: move the clock a check
+			// at a time until the stream answers.
+			deadline := time.After(5 * time.Second)
+		wait:
 			for {
-				ev := live.next(t, "the end of the stream")
-				if ev.name == "signed-out" {
-					break
+				a.clk.Advance(server.LiveSessionCheck)
+				select {
+				case ev, ok := <-live.events:
+					if !ok {
+						t.Fatal("the stream closed without saying signed-out")
+					}
+					if ev.name == "signed-out" {
+						break wait
+					}
+				case <-time.After(50 * time.Millisecond):
+				case <-deadline:
+					t.Fatal("the stream did not end after the session did")
 				}
 			}
 			select {

@@ -358,11 +358,42 @@ func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, m.UserEmail+" was removed.", "", usersData{})
 }
 
+// mayResetAccount guards the actions that change a whole account, not a
+// membership: resetting its second factor or making a password reset link
+// (shown to the admin) hand the account to whoever holds the link. An
+// organization may do that only to an account that is its own alone, and
+// an admin only to viewers: otherwise an admin of one organization could
+// take over an owner of another, or a fellow admin. Refusals are audited.
+func (s *Server) mayResetAccount(w http.ResponseWriter, r *http.Request, m roomhub.Membership, action string) bool {
+	st := reqState(r)
+	refuse := func(why, msg string) bool {
+		s.security(r, "account_reset_refused", "org", st.dash.org.ID, "user", m.UserID, "why", why)
+		s.auditHere(r, action+".denied", "user", strconv.FormatInt(m.UserID, 10), why, false, map[string]any{"email": m.UserEmail})
+		s.renderUsers(w, r, http.StatusForbidden, "", msg, usersData{})
+		return false
+	}
+	if st.dash.m.Role != roomhub.RoleOwner && m.Role != roomhub.RoleViewer && m.UserID != st.user.user.ID {
+		return refuse("an admin may reset only viewers", "Only an owner can reset another admin's password or two-factor authentication.")
+	}
+	ms, err := s.accounts.ListMemberships(r.Context(), m.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return false
+	}
+	for _, other := range ms {
+		if other.OrgID != st.dash.org.ID {
+			return refuse("the account belongs to other organizations too",
+				m.UserEmail+" also belongs to another organization, so only they can change their password or two-factor authentication.")
+		}
+	}
+	return true
+}
+
 // resetTwoFactor removes a member's second factor and backup codes and signs
 // them out; they enrol again at their next sign-in.
 func (s *Server) resetTwoFactor(w http.ResponseWriter, r *http.Request) {
 	m, ok := s.target(w, r, "2fa.reset")
-	if !ok {
+	if !ok || !s.mayResetAccount(w, r, m, "2fa.reset") {
 		return
 	}
 	if err := s.accounts.SetTOTP(r.Context(), m.UserID, "", nil); err != nil {
@@ -382,7 +413,7 @@ func (s *Server) resetTwoFactor(w http.ResponseWriter, r *http.Request) {
 func (s *Server) resetPasswordLink(w http.ResponseWriter, r *http.Request) {
 	st := reqState(r)
 	m, ok := s.target(w, r, "password.reset")
-	if !ok {
+	if !ok || !s.mayResetAccount(w, r, m, "password.reset") {
 		return
 	}
 	link, err := IssueReset(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.publicURL(r), st.dash.org.ID, m.UserID, m.UserEmail, st.user.user.ID)

@@ -1,0 +1,83 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"roomhub"
+)
+
+// TestAccountResetsStayInTheirOrganization: resetting a second factor or
+// making a password reset link changes a whole account, so an organization
+// may do it only to accounts that are its own alone, and an admin only to
+// viewers. Otherwise Acme's owner could take over Globex's owner by adding
+// her to Acme, or an admin a fellow admin.
+func TestAccountResetsStayInTheirOrganization(t *testing.T) {
+	a := newApp(t)
+	acme, globex := a.org("acme"), a.org("globex")
+	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
+	bo := a.signedIn(acme, "bo@acme.example", roomhub.RoleAdmin)
+	pw, _ := a.store.UserByEmail(context.Background(), "ada@acme.example")
+	fellow := a.enrolled(acme, "cy@acme.example", roomhub.RoleAdmin, pw.PasswordHash)
+	viewer := a.enrolled(acme, "di@acme.example", roomhub.RoleViewer, pw.PasswordHash)
+	// Gus owns Globex and is also a viewer in Acme.
+	gus := a.enrolled(globex, "gus@globex.example", roomhub.RoleOwner, pw.PasswordHash)
+	if err := a.store.AddMembership(context.Background(), acme.ID, gus.userID(), roomhub.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	enrolled := func(ad *admin) bool {
+		u, err := a.store.UserByEmail(context.Background(), ad.email)
+		return err == nil && u.Enrolled()
+	}
+	for _, tc := range []struct {
+		name   string
+		actor  *admin
+		target *admin
+		want   int
+	}{
+		{"owner on a user of two organizations", owner, gus, http.StatusForbidden},
+		{"admin on a fellow admin", bo, fellow, http.StatusForbidden},
+		{"admin on the owner", bo, owner, http.StatusForbidden},
+		{"admin on a viewer of this organization only", bo, viewer, http.StatusOK},
+	} {
+		for _, action := range []string{"reset-password", "reset-2fa"} {
+			t.Run(tc.name+"/"+action, func(t *testing.T) {
+				before := len(auditRows(t, a, acme, ".denied"))
+				res, body := tc.actor.form("/dashboard/acme/users/"+strconv.FormatInt(tc.target.userID(), 10)+"/"+action, nil)
+				wantStatus(t, res, body, tc.want)
+				if tc.want == http.StatusOK {
+					return
+				}
+				if strings.Contains(body, "/reset/") {
+					t.Fatal("a refused reset still shows a reset link")
+				}
+				if !enrolled(tc.target) {
+					t.Fatal("a refused 2FA reset removed the second factor")
+				}
+				if after := len(auditRows(t, a, acme, ".denied")); after != before+1 {
+					t.Fatalf("refusal not audited: %d denied rows, was %d", after, before)
+				}
+			})
+		}
+	}
+	if !enrolled(gus) {
+		t.Fatal("Gus lost his second factor")
+	}
+}
+
+func auditRows(t *testing.T, a *app, org roomhub.Org, suffix string) []roomhub.AuditEntry {
+	rows, err := a.store.QueryAudit(context.Background(), org.ID, roomhub.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []roomhub.AuditEntry
+	for _, r := range rows {
+		if strings.HasSuffix(r.Action, suffix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
