@@ -234,6 +234,7 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 	}
 	role := roomhub.Role(r.PostFormValue("role"))
 	if !mayAssign(st.dash.m.Role, role) {
+		s.auditHere(r, "invitation.create.denied", "invitation", email, "role "+truncate(string(role), 20)+" may not be given by "+string(st.dash.m.Role), false, nil)
 		s.renderUsers(w, r, http.StatusBadRequest, "", "Choose a role you are allowed to give.", usersData{})
 		return
 	}
@@ -297,6 +298,7 @@ func (s *Server) lastOwner(w http.ResponseWriter, r *http.Request, m roomhub.Mem
 		return true
 	}
 	if n <= 1 {
+		s.auditHere(r, "owner.last.denied", "user", strconv.FormatInt(m.UserID, 10), "the last owner cannot be demoted or removed", false, map[string]any{"email": m.UserEmail})
 		s.renderUsers(w, r, http.StatusConflict, "", "An organization needs at least one owner.", usersData{})
 		return true
 	}
@@ -313,6 +315,7 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 	}
 	role := roomhub.Role(r.PostFormValue("role"))
 	if !mayAssign(st.dash.m.Role, role) {
+		s.auditHere(r, "permission.change.denied", "user", strconv.FormatInt(m.UserID, 10), "role "+truncate(string(role), 20)+" may not be given by "+string(st.dash.m.Role), false, nil)
 		s.renderUsers(w, r, http.StatusBadRequest, "", "Choose a role you are allowed to give.", usersData{})
 		return
 	}

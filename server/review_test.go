@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,4 +81,48 @@ func auditRows(t *testing.T, a *app, org roomhub.Org, suffix string) []roomhub.A
 		}
 	}
 	return out
+}
+
+// TestRefusedRoleChangesAreAudited: an admin trying to grant ownership, by
+// role change or invitation, and an owner trying to demote the last owner
+// are refused, change nothing, and leave a .denied row.
+func TestRefusedRoleChangesAreAudited(t *testing.T) {
+	a := newApp(t)
+	acme := a.org("acme")
+	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
+	bo := a.signedIn(acme, "bo@acme.example", roomhub.RoleAdmin)
+	pw, _ := a.store.UserByEmail(context.Background(), "ada@acme.example")
+	viewer := a.enrolled(acme, "di@acme.example", roomhub.RoleViewer, pw.PasswordHash)
+
+	for _, tc := range []struct {
+		name   string
+		actor  *admin
+		path   string
+		form   url.Values
+		code   int
+		action string
+	}{
+		{"admin makes a viewer owner", bo, "/dashboard/acme/users/" + strconv.FormatInt(viewer.userID(), 10) + "/role", url.Values{"role": {"owner"}}, http.StatusBadRequest, "permission.change.denied"},
+		{"admin invites an owner", bo, "/dashboard/acme/invitations", url.Values{"email": {"eve@acme.example"}, "role": {"owner"}}, http.StatusBadRequest, "invitation.create.denied"},
+		{"the last owner demotes herself", owner, "/dashboard/acme/users/" + strconv.FormatInt(owner.userID(), 10) + "/role", url.Values{"role": {"admin"}}, http.StatusConflict, "owner.last.denied"},
+		{"the last owner is removed", owner, "/dashboard/acme/users/" + strconv.FormatInt(owner.userID(), 10) + "/remove", nil, http.StatusConflict, "owner.last.denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(auditRows(t, a, acme, tc.action))
+			res, body := tc.actor.form(tc.path, tc.form)
+			wantStatus(t, res, body, tc.code)
+			if after := len(auditRows(t, a, acme, tc.action)); after != before+1 {
+				t.Fatalf("%s rows: %d, was %d", tc.action, after, before)
+			}
+		})
+	}
+	if m, _ := a.store.Membership(context.Background(), acme.ID, viewer.userID()); m.Role != roomhub.RoleViewer {
+		t.Fatalf("the viewer became %s", m.Role)
+	}
+	if m, _ := a.store.Membership(context.Background(), acme.ID, owner.userID()); m.Role != roomhub.RoleOwner {
+		t.Fatalf("the last owner became %s", m.Role)
+	}
+	if inv, _ := a.store.ListInvitations(context.Background(), acme.ID, a.clk.Now()); len(inv) != 0 {
+		t.Fatalf("a refused invitation was made: %+v", inv)
+	}
 }
