@@ -288,6 +288,16 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request, action string) (
 }
 
 // lastOwner refuses to leave an organization without an owner.
+// ownerChangeFailed answers a role change or removal the store refused: the
+// last owner (another owner stepped down at the same moment) is a 409 on
+// the users page, audited.
+func (s *Server) ownerChangeFailed(w http.ResponseWriter, r *http.Request, m roomhub.Membership, err error) {
+	if roomhub.ErrorCode(err) == roomhub.ECONFLICT {
+		s.auditHere(r, "owner.last.denied", "user", strconv.FormatInt(m.UserID, 10), "the last owner cannot be demoted or removed", false, map[string]any{"email": m.UserEmail})
+	}
+	s.formError(w, r, err, func(code int, msg string) { s.renderUsers(w, r, code, "", msg, usersData{}) })
+}
+
 func (s *Server) lastOwner(w http.ResponseWriter, r *http.Request, m roomhub.Membership) bool {
 	if m.Role != roomhub.RoleOwner {
 		return false
@@ -327,7 +337,7 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.accounts.SetRole(r.Context(), st.dash.org.ID, m.UserID, role); err != nil {
-		s.fail(w, r, err)
+		s.ownerChangeFailed(w, r, m, err)
 		return
 	}
 	s.accounts.DeleteUserSessions(r.Context(), m.UserID)
@@ -348,7 +358,7 @@ func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.accounts.RemoveMembership(r.Context(), st.dash.org.ID, m.UserID); err != nil {
-		s.fail(w, r, err)
+		s.ownerChangeFailed(w, r, m, err)
 		return
 	}
 	s.accounts.DeleteUserSessions(r.Context(), m.UserID)

@@ -252,13 +252,56 @@ func (s *Store) SetRole(ctx context.Context, orgID, userID int64, role roomhub.R
 	if !role.Valid() {
 		return roomhub.Invalid("role", "Role must be owner, admin or viewer.")
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3`, string(role), orgID, userID)
-	return s.fail(one(res, err, "User"))
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if role != roomhub.RoleOwner {
+			if err := s.keepAnOwner(ctx, tx, orgID, userID); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE memberships SET role = $1 WHERE org_id = $2 AND user_id = $3`, string(role), orgID, userID)
+		return one(res, err, "User")
+	})
 }
 
 func (s *Store) RemoveMembership(ctx context.Context, orgID, userID int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
-	return s.fail(one(res, err, "User"))
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.keepAnOwner(ctx, tx, orgID, userID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+		return one(res, err, "User")
+	})
+}
+
+// ErrLastOwner refuses a change that would leave an organization without an
+// owner.
+var ErrLastOwner = &roomhub.Error{Code: roomhub.ECONFLICT, Message: "An organization needs at least one owner."}
+
+// keepAnOwner runs in tx before a change that takes userID's membership or
+// ownership away. It locks the organization's owner rows, so two owners
+// demoting each other at once are serialised, and refuses when userID is
+// the only owner.
+func (s *Store) keepAnOwner(ctx context.Context, tx *sql.Tx, orgID, userID int64) error {
+	rows, err := tx.QueryContext(ctx, `SELECT user_id FROM memberships WHERE org_id = $1 AND role = 'owner'`+s.dialect.forUpdate, orgID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var owners []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		owners = append(owners, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(owners) == 1 && owners[0] == userID {
+		return ErrLastOwner
+	}
+	return nil
 }
 
 func (s *Store) CountOwners(ctx context.Context, orgID int64) (int, error) {

@@ -24,6 +24,10 @@ type Dialect struct {
 	migrationLock string
 	isUnique      func(error) bool
 	isForeignKey  func(error) bool
+	// forUpdate ends a SELECT that locks the rows it reads until the
+	// transaction ends; empty where a write transaction already holds the
+	// whole database (SQLite, BEGIN IMMEDIATE).
+	forUpdate string
 }
 
 // SQLite is the dialect of modernc.org/sqlite opened with _txlock=immediate,
@@ -46,6 +50,7 @@ func Postgres() Dialect {
 		// Transaction-scoped, so it is released by COMMIT or ROLLBACK even if
 		// the migrator dies. The key is arbitrary but fixed: "rhub".
 		migrationLock: "SELECT pg_advisory_xact_lock(1919448418)",
+		forUpdate:     " FOR UPDATE",
 		isUnique:      pgState("23505"),
 		isForeignKey:  pgState("23503"),
 	}

@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ func RunAccounts(t *testing.T, open func(t *testing.T) AccountStore) {
 		fn   func(*testing.T, AccountStore)
 	}{
 		{"UsersAndMemberships", testUsersAndMemberships},
+		{"LastOwnerUnderConcurrency", testLastOwnerConcurrent},
 		{"CrossOrganization", testAccountsCrossOrg},
 		{"TOTPStepAndBackupCodes", testTOTPStepAndBackupCodes},
 		{"TokensSingleUseAndExpiry", testTokens},
@@ -102,6 +105,10 @@ func testUsersAndMemberships(t *testing.T, s AccountStore) {
 		t.Fatalf("owners %d", n)
 	}
 	must(t, s.SetRole(ctx, f.b.ID, f.ada.ID, roomhub.RoleOwner))
+	// Ada is B's only owner: she cannot leave or step down until another is.
+	wantCode(t, s.RemoveMembership(ctx, f.b.ID, f.ada.ID), roomhub.ECONFLICT)
+	wantCode(t, s.SetRole(ctx, f.b.ID, f.ada.ID, roomhub.RoleViewer), roomhub.ECONFLICT)
+	must(t, s.SetRole(ctx, f.b.ID, f.bert.ID, roomhub.RoleOwner))
 	must(t, s.RemoveMembership(ctx, f.b.ID, f.ada.ID))
 	_, err = s.Membership(ctx, f.b.ID, f.ada.ID)
 	wantCode(t, err, roomhub.ENOTFOUND)
@@ -846,5 +853,58 @@ func testAccountsCancelledContext(t *testing.T, s AccountStore) {
 	}
 	if m, _ := s.Membership(live, f.a.ID, f.ada.ID); m.Role != roomhub.RoleOwner {
 		t.Errorf("membership changed under a cancelled context: %+v", m)
+	}
+}
+
+// testLastOwnerConcurrent: two owners demote each other, or remove each
+// other, at the same moment, many times over; the organization always keeps
+// an owner, and the refused change is ECONFLICT.
+func testLastOwnerConcurrent(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	o, err := s.CreateOrg(ctx, "acme", "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids [2]int64
+	for i := range ids {
+		u, err := s.CreateUser(ctx, roomhub.User{Email: fmt.Sprintf("owner%d@acme.example", i), Name: "O", PasswordHash: "x", CreatedAt: at(0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = u.ID
+	}
+	for round := range 10 {
+		for _, id := range ids {
+			if _, err := s.Membership(ctx, o.ID, id); err == nil {
+				must(t, s.SetRole(ctx, o.ID, id, roomhub.RoleOwner))
+			} else {
+				must(t, s.AddMembership(ctx, o.ID, id, roomhub.RoleOwner))
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, id := range ids {
+			wg.Go(func() {
+				if round%2 == 0 {
+					errs[i] = s.SetRole(ctx, o.ID, id, roomhub.RoleAdmin)
+				} else {
+					errs[i] = s.RemoveMembership(ctx, o.ID, id)
+				}
+			})
+		}
+		wg.Wait()
+		if n, err := s.CountOwners(ctx, o.ID); err != nil || n != 1 {
+			t.Fatalf("round %d: %d owners left (%v); errors %v", round, n, err, errs)
+		}
+		refused := 0
+		for _, err := range errs {
+			if err != nil {
+				wantCode(t, err, roomhub.ECONFLICT)
+				refused++
+			}
+		}
+		if refused != 1 {
+			t.Fatalf("round %d: %d changes refused, want 1: %v", round, refused, errs)
+		}
 	}
 }
