@@ -116,8 +116,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 const lockedMessage = "Too many failed sign-ins from your address. Sign-in for this account is locked for a while; an administrator can clear it."
 
+// The second factor is also limited per account, whatever the address:
+// someone who has the password and many addresses gets
+// MaxSecondFactorFailures guesses per LOCKOUT_DURATION, not that many per
+// address. The count is kept as a login_attempts row under the pseudo
+// address secondFactorKey, so `lock clear` and a successful sign-in clear it.
+const (
+	MaxSecondFactorFailures = 10
+	secondFactorKey         = "second-factor"
+	secondFactorLocked      = "Too many wrong codes for this account. Its second factor is locked for a while; an administrator can clear it."
+)
+
 // locked reports whether the (email, IP) pair is locked now; a refused
 // attempt on a locked pair is audited.
+// endPending deletes a pending (password only) sign-in: whoever holds it
+// must start again from the password, which is itself limited.
+func (s *Server) endPending(w http.ResponseWriter, r *http.Request, us *userState) {
+	if err := s.accounts.DeleteUserSession(r.Context(), us.sess.ID); err != nil {
+		s.log.Error("pending session not deleted", "err", err)
+	}
+	s.clearUserCookie(w)
+}
+
 func (s *Server) locked(r *http.Request, email, ip string) (bool, error) {
 	a, err := s.accounts.LoginAttempts(r.Context(), email, ip)
 	if err != nil {
@@ -218,6 +238,16 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusTooManyRequests, lockedMessage)
 		return
 	}
+	acct, err := s.accounts.LoginAttempts(r.Context(), u.Email, secondFactorKey)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !acct.LockedUntil.IsZero() && s.clock.Now().Before(acct.LockedUntil) {
+		s.endPending(w, r, us)
+		again(http.StatusTooManyRequests, secondFactorLocked)
+		return
+	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
 	method, passed := "", false
 	if len(code) == 6 {
@@ -248,12 +278,27 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !passed {
+		a, err := s.accounts.RecordLoginFailure(r.Context(), u.Email, secondFactorKey, MaxSecondFactorFailures, s.cfg.LockoutDuration, s.clock.Now())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if a.Failures >= MaxSecondFactorFailures {
+			s.obs.Lockout()
+			s.security(r, "second_factor_lockout", "user", u.ID, "until", a.LockedUntil)
+			s.auditUserOrgs(r, u, "2fa.lockout", "second factor locked after "+strconv.Itoa(a.Failures)+" wrong codes from any address", false, nil)
+			s.endPending(w, r, us)
+			again(http.StatusTooManyRequests, secondFactorLocked)
+			return
+		}
 		s.loginFailed(w, r, u.Email, u, "wrong code", again)
 		return
 	}
-	if _, err := s.accounts.ClearLoginAttempts(r.Context(), u.Email, ip); err != nil {
-		s.fail(w, r, err)
-		return
+	for _, key := range []string{ip, secondFactorKey} {
+		if _, err := s.accounts.ClearLoginAttempts(r.Context(), u.Email, key); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	if err := s.startUserSession(w, r, u.ID, true); err != nil {
 		s.fail(w, r, err)

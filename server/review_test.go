@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,9 @@ import (
 	"testing"
 
 	"roomhub"
+	"roomhub/account"
+	"roomhub/config"
+	"roomhub/server"
 )
 
 // TestAccountResetsStayInTheirOrganization: resetting a second factor or
@@ -124,5 +128,68 @@ func TestRefusedRoleChangesAreAudited(t *testing.T) {
 	}
 	if inv, _ := a.store.ListInvitations(context.Background(), acme.ID, a.clk.Now()); len(inv) != 0 {
 		t.Fatalf("a refused invitation was made: %+v", inv)
+	}
+}
+
+// TestSecondFactorLockedPerAccount: an attacker with the password guesses
+// codes from many addresses, a few from each so that no (email, address)
+// pair locks. After MaxSecondFactorFailures wrong codes in all the account's
+// second factor locks: the right code is refused too and the pending
+// sign-in is ended, until the lock is cleared.
+func TestSecondFactorLockedPerAccount(t *testing.T) {
+	a := newApp(t, func(c *config.Config) { c.TrustedProxies = mustPrefix(t, "127.0.0.1/32") })
+	acme := a.org("acme")
+	pw, _ := account.HashPassword(testPassword)
+	victim := a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
+	from := func(u *user, ip, path string, v url.Values) (*http.Response, string) {
+		v.Set("csrf_token", u.csrf)
+		return u.do("POST", path, strings.NewReader(v.Encode()), map[string]string{
+			"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html", "X-Forwarded-For": ip})
+	}
+	attempt := func(ip string, codes ...string) (*user, int) {
+		u := a.visitor()
+		res, body := from(u, ip, "/login", url.Values{"email": {victim.email}, "password": {testPassword}})
+		wantRedirect(t, res, body, "/login/2fa")
+		last := 0
+		for _, c := range codes {
+			res, _ := from(u, ip, "/login/2fa", url.Values{"code": {c}})
+			last = res.StatusCode
+		}
+		return u, last
+	}
+	failures := 0
+	for i := 0; failures < server.MaxSecondFactorFailures; i++ {
+		ip := "198.51.100." + strconv.Itoa(i+1)
+		n := min(3, server.MaxSecondFactorFailures-failures)
+		codes := make([]string, n)
+		for j := range codes {
+			codes[j] = fmt.Sprintf("%06d", 100000+failures+j)
+		}
+		_, last := attempt(ip, codes...)
+		failures += n
+		if failures == server.MaxSecondFactorFailures && last != http.StatusTooManyRequests {
+			t.Fatalf("the %dth wrong code: %d, want 429", failures, last)
+		}
+	}
+	// The right code from a fresh address is refused now, and that
+	// pending sign-in is over.
+	a.nextStep()
+	u, last := attempt("203.0.113.9", a.code(victim.secret))
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("right code during the lock: %d", last)
+	}
+	if res, _ := u.page("/login/2fa"); res.StatusCode == http.StatusOK {
+		t.Fatal("the pending sign-in survived the lock")
+	}
+	if len(auditRows(t, a, acme, "2fa.lockout")) != 1 {
+		t.Fatal("the lock is not audited")
+	}
+	// An administrator clears it (bin/roomhub lock clear does the same).
+	if _, err := a.store.ClearLoginAttempts(context.Background(), victim.email, ""); err != nil {
+		t.Fatal(err)
+	}
+	a.nextStep()
+	if _, last := attempt("203.0.113.9", a.code(victim.secret)); last != http.StatusSeeOther {
+		t.Fatalf("right code after clearing: %d", last)
 	}
 }
