@@ -188,6 +188,10 @@ type Accounts interface {
 	UseUserToken(ctx context.Context, id int64, now time.Time) (bool, error)
 	ListInvitations(ctx context.Context, orgID int64, now time.Time) ([]UserToken, error)
 	RevokeInvitation(ctx context.Context, orgID, id int64) error
+	// RevokeTokensIssuedBy spends every unused invitation and reset link
+	// the user issued in the organization (they lost the right to issue
+	// them), and reports how many.
+	RevokeTokensIssuedBy(ctx context.Context, orgID, userID int64) (int, error)
 
 	CreateUserSession(ctx context.Context, s UserSession) error
 	UserSession(ctx context.Context, id string) (UserSession, error)

@@ -288,6 +288,20 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request, action string) (
 }
 
 // lastOwner refuses to leave an organization without an owner.
+// revokeIssued spends the invitations and reset links m issued in this
+// organization: a link outlives neither its issuer's role nor membership.
+func (s *Server) revokeIssued(r *http.Request, m roomhub.Membership) {
+	n, err := s.accounts.RevokeTokensIssuedBy(r.Context(), reqState(r).dash.org.ID, m.UserID)
+	if err != nil {
+		s.log.Error("links of a demoted user not revoked", "user", m.UserID, "err", err)
+		return
+	}
+	if n > 0 {
+		s.auditHere(r, "invitation.revoke", "user", strconv.FormatInt(m.UserID, 10),
+			strconv.Itoa(n)+" unused links issued by "+m.UserEmail+" revoked with their role", true, map[string]any{"count": n})
+	}
+}
+
 // ownerChangeFailed answers a role change or removal the store refused: the
 // last owner (another owner stepped down at the same moment) is a 409 on
 // the users page, audited.
@@ -341,6 +355,9 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.accounts.DeleteUserSessions(r.Context(), m.UserID)
+	if !role.CanManage() {
+		s.revokeIssued(r, m)
+	}
 	s.auditHere(r, "permission.change", "user", strconv.FormatInt(m.UserID, 10), string(m.Role)+" → "+string(role), true,
 		map[string]any{"from": string(m.Role), "to": string(role), "email": m.UserEmail})
 	if m.UserID == st.user.user.ID {
@@ -362,6 +379,7 @@ func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.accounts.DeleteUserSessions(r.Context(), m.UserID)
+	s.revokeIssued(r, m)
 	s.auditHere(r, "user.remove", "user", strconv.FormatInt(m.UserID, 10), m.UserEmail+" removed from the organization", true, map[string]any{"email": m.UserEmail})
 	if m.UserID == st.user.user.ID {
 		s.clearUserCookie(w)

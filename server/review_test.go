@@ -193,3 +193,40 @@ func TestSecondFactorLockedPerAccount(t *testing.T) {
 		t.Fatalf("right code after clearing: %d", last)
 	}
 }
+
+// TestLinksDieWithTheIssuersRole: an admin's unused invitation and reset
+// links stop working when the admin is demoted to viewer or removed.
+func TestLinksDieWithTheIssuersRole(t *testing.T) {
+	for _, demote := range []string{"role", "remove"} {
+		t.Run(demote, func(t *testing.T) {
+			a := newApp(t)
+			acme := a.org("acme")
+			owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
+			bo := a.signedIn(acme, "bo@acme.example", roomhub.RoleAdmin)
+			res, body := bo.form("/dashboard/acme/invitations", url.Values{"email": {"eve@acme.example"}, "role": {"viewer"}})
+			wantStatus(t, res, body, 200)
+			link := reLink.FindStringSubmatch(body)
+			if link == nil {
+				t.Fatal("no invitation link shown")
+			}
+			path := strings.TrimPrefix(link[1], a.srv.URL)
+			visitor := a.visitor()
+			if res, body := visitor.page(path); res.StatusCode != 200 {
+				t.Fatalf("fresh link: %d %.200s", res.StatusCode, body)
+			}
+			id := strconv.FormatInt(bo.userID(), 10)
+			if demote == "role" {
+				res, body = owner.form("/dashboard/acme/users/"+id+"/role", url.Values{"role": {"viewer"}})
+			} else {
+				res, body = owner.form("/dashboard/acme/users/"+id+"/remove", nil)
+			}
+			wantStatus(t, res, body, 200)
+			if res, _ := visitor.page(path); res.StatusCode == 200 {
+				t.Fatal("the demoted admin's invitation still opens")
+			}
+			if len(auditRows(t, a, acme, "invitation.revoke")) != 1 {
+				t.Fatal("the revocation is not audited")
+			}
+		})
+	}
+}

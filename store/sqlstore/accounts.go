@@ -515,6 +515,13 @@ func (s *Store) RevokeInvitation(ctx context.Context, orgID, id int64) error {
 	return s.fail(one(res, err, "Invitation"))
 }
 
+// RevokeTokensIssuedBy implements roomhub.Accounts.
+func (s *Store) RevokeTokensIssuedBy(ctx context.Context, orgID, userID int64) (int, error) {
+	n, err := affected(s.db.ExecContext(ctx, `UPDATE user_tokens SET used_at = $1 WHERE org_id = $2 AND created_by = $3 AND used_at = 0`,
+		s.nowMillis(), orgID, userID))
+	return int(n), s.fail(err)
+}
+
 // Dashboard sessions.
 
 func (s *Store) CreateUserSession(ctx context.Context, us roomhub.UserSession) error {

@@ -26,6 +26,7 @@ func RunAccounts(t *testing.T, open func(t *testing.T) AccountStore) {
 	}{
 		{"UsersAndMemberships", testUsersAndMemberships},
 		{"LastOwnerUnderConcurrency", testLastOwnerConcurrent},
+		{"RevokeTokensIssuedBy", testRevokeTokensIssuedBy},
 		{"CrossOrganization", testAccountsCrossOrg},
 		{"TOTPStepAndBackupCodes", testTOTPStepAndBackupCodes},
 		{"TokensSingleUseAndExpiry", testTokens},
@@ -905,6 +906,36 @@ func testLastOwnerConcurrent(t *testing.T, s AccountStore) {
 		}
 		if refused != 1 {
 			t.Fatalf("round %d: %d changes refused, want 1: %v", round, refused, errs)
+		}
+	}
+}
+
+// testRevokeTokensIssuedBy spends the unused links one user issued in one
+// organization, and nothing else.
+func testRevokeTokensIssuedBy(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	mk := func(org int64, by int64, kind roomhub.TokenKind, hash string) roomhub.UserToken {
+		tok, err := s.CreateUserToken(ctx, roomhub.UserToken{Kind: kind, OrgID: org, Email: hash + "@x.example", Role: roomhub.RoleViewer,
+			Hash: hash, CreatedBy: by, CreatedAt: at(0), ExpiresAt: at(10_000)})
+		must(t, err)
+		return tok
+	}
+	adaInA := []roomhub.UserToken{mk(f.a.ID, f.ada.ID, roomhub.TokenInvite, "t1"), mk(f.a.ID, f.ada.ID, roomhub.TokenReset, "t2")}
+	adaInB := mk(f.b.ID, f.ada.ID, roomhub.TokenInvite, "t3")
+	bertInA := mk(f.a.ID, f.bert.ID, roomhub.TokenInvite, "t4")
+	n, err := s.RevokeTokensIssuedBy(ctx, f.a.ID, f.ada.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("revoked %d, %v; want 2", n, err)
+	}
+	for _, tok := range adaInA {
+		if ok, _ := s.UseUserToken(ctx, tok.ID, at(1)); ok {
+			t.Fatalf("revoked token %s still usable", tok.Hash)
+		}
+	}
+	for _, tok := range []roomhub.UserToken{adaInB, bertInA} {
+		if ok, err := s.UseUserToken(ctx, tok.ID, at(1)); !ok || err != nil {
+			t.Fatalf("token %s was revoked too: %v", tok.Hash, err)
 		}
 	}
 }
