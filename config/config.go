@@ -38,6 +38,10 @@ type Config struct {
 	PprofAddr         string        // PPROF_ADDR: optional loopback listener for the Go profiler
 	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
 	DatabaseURL       string        // DATABASE_URL: postgres://... for PostgreSQL
+	// WebhookAllowNets (WEBHOOK_ALLOW_NETS, comma-separated CIDRs or
+	// addresses) are networks webhooks may reach despite the SSRF rules
+	// (loopback, private, link-local, ... are refused); empty by default.
+	WebhookAllowNets []netip.Prefix
 
 	MasterKey       string        // APP_MASTER_KEY: base64 of 32 bytes; encrypts stored secrets
 	APIKeySecret    string        // API_KEY_SECRET: HMAC key for API keys; differs from SECRET_KEY
@@ -228,6 +232,18 @@ func Load(getenv func(string) string) (Config, error) {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	for _, s := range list(getenv("WEBHOOK_ALLOW_NETS")) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				probs = append(probs, Problem{"WEBHOOK_ALLOW_NETS", fmt.Sprintf("%q is not a CIDR or an IP address", s)})
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.WebhookAllowNets = append(c.WebhookAllowNets, p.Masked())
 	}
 	if (c.AgoraAppID == "") != (c.AgoraCertificate == "") {
 		probs = append(probs, Problem{"AGORA_APP_CERTIFICATE", "AGORA_APP_ID and AGORA_APP_CERTIFICATE must be set together"})

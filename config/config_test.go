@@ -48,6 +48,7 @@ func TestProductionRefusesInsecureSettings(t *testing.T) {
 		{"bad bool", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "DEBUG": "maybe"}, "DEBUG"},
 		{"bad ttl", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_TOKEN_TTL": "30s"}, "AGORA_TOKEN_TTL"},
 		{"bad proxy", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{"bad webhook net", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "WEBHOOK_ALLOW_NETS": "10.0.0.0/8,intranet"}, "WEBHOOK_ALLOW_NETS"},
 		{"bad cors", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "CORS_ALLOWED_ORIGINS": "app.example.com"}, "CORS_ALLOWED_ORIGINS"},
 		{"public profiler", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "PPROF_ADDR": "0.0.0.0:6060"}, "PPROF_ADDR"},
 		{"bad redis url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "REDIS_URL": "localhost:6379"}, "REDIS_URL"},
@@ -100,6 +101,13 @@ func TestDefaults(t *testing.T) {
 	c, _ = Load(env(secrets(map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "a.example, .b.example", "TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1", "MEMBER_GRACE": "30"})))
 	if c.HSTSSeconds != 31536000 || len(c.AllowedHosts) != 2 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.1/32" || c.MemberGrace != 30*time.Second {
 		t.Fatalf("parsed %+v", c)
+	}
+	if len(c.WebhookAllowNets) != 0 {
+		t.Fatalf("webhooks may reach %v by default, want no exception to the SSRF rules", c.WebhookAllowNets)
+	}
+	c, _ = Load(env(secrets(map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "WEBHOOK_ALLOW_NETS": " 10.1.2.0/24 , 127.0.0.1,fd00::/8"})))
+	if len(c.WebhookAllowNets) != 3 || c.WebhookAllowNets[0].String() != "10.1.2.0/24" || c.WebhookAllowNets[1].String() != "127.0.0.1/32" || c.WebhookAllowNets[2].String() != "fd00::/8" {
+		t.Fatalf("WEBHOOK_ALLOW_NETS parsed as %v", c.WebhookAllowNets)
 	}
 }
 

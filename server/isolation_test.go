@@ -495,6 +495,9 @@ func isolationCases() map[string]isolationCase {
 	for k, v := range liveIsolationCases() {
 		c[k] = v
 	}
+	for k, v := range webhookIsolationCases() {
+		c[k] = v
+	}
 	return c
 }
 

@@ -238,6 +238,20 @@ func (s *Server) routes() chi.Router {
 					r.With(keyOps).Post("/keys", s.createKey)
 					r.With(keyOps).Post("/keys/{id}/revoke", s.revokeKey)
 				})
+				// Webhooks (server/webhookpages.go): everyone reads the
+				// endpoints and the delivery log; owners and admins add,
+				// delete and test endpoints (requireManage: viewers get 404),
+				// at most LimitWebhookOps per user.
+				r.Get("/webhooks", s.webhooksPage)
+				r.Group(func(r chi.Router) {
+					r.Use(s.requireManage)
+					hookOps := s.limitBy("webhook_ops", LimitWebhookOps, func(r *http.Request) string {
+						return strconv.FormatInt(reqState(r).user.user.ID, 10)
+					})
+					r.With(hookOps).Post("/webhooks", s.createWebhook)
+					r.With(hookOps).Post("/webhooks/{id}/delete", s.deleteWebhook)
+					r.With(hookOps).Post("/webhooks/{id}/test", s.testWebhook)
+				})
 			})
 		})
 	})

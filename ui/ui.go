@@ -72,11 +72,12 @@ const (
 	PageHistory     = "history"
 	PageRoomAdmin   = "roomadmin"
 	PageJoin        = "join"
+	PageWebhooks    = "webhooks"
 )
 
 var pages = []string{pageLobby, pageRoom, pageError,
 	PageLogin, PageTwoFactor, PageEnrol, PageBackupCodes, PageOrgs, PageSettings, PageUsers, PageKeys, PageAudit, PageInvite, PageReset,
-	PageLive, PageHistory, PageRoomAdmin, PageJoin}
+	PageLive, PageHistory, PageRoomAdmin, PageJoin, PageWebhooks}
 
 // defaultTitles are used when Page.Title is empty.
 var defaultTitles = map[string]string{
@@ -99,6 +100,7 @@ var defaultTitles = map[string]string{
 	PageHistory:     "Room history",
 	PageRoomAdmin:   "Room",
 	PageJoin:        "Invitation",
+	PageWebhooks:    "Webhooks",
 }
 
 // Page is the data every page is rendered with.

@@ -44,6 +44,7 @@ import (
 	"roomhub/sso"
 	"roomhub/store/sqlstore"
 	"roomhub/ui"
+	"roomhub/webhook"
 )
 
 func main() {
@@ -303,6 +304,10 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	}
 	obs.WatchLive(srv)
 	go sweepSessions(ctx, st, log)
+	// Webhook deliveries: every node runs a worker; leases keep each
+	// delivery to one of them (docs/webhooks.md).
+	hooks := webhook.NewWorker(st, box, webhook.Policy{Allow: cfg.WebhookAllowNets}, log)
+	hooks.Start(ctx)
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
 	}
@@ -342,6 +347,9 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	<-done
 	if err := recorder.Close(sctx); err != nil {
 		log.Warn("room history still queued at shutdown deadline", "err", err)
+	}
+	if err := hooks.Stop(sctx); err != nil {
+		log.Warn("webhook deliveries still in flight at shutdown deadline; another node or the next start retries them", "err", err)
 	}
 	if cfg.RedisURL != "" {
 		// Other nodes keep the members: their clients reconnect elsewhere

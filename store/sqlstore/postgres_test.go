@@ -47,6 +47,7 @@ func TestPostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) roomhub.Store { return openPostgresTest(t, pgSchema(t)) })
 	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountStore { return openPostgresTest(t, pgSchema(t)) })
 	storetest.RunHistory(t, func(t *testing.T) storetest.HistoryStore { return openPostgresTest(t, pgSchema(t)) })
+	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore { return openPostgresTest(t, pgSchema(t)) })
 }
 
 func TestPostgresPool(t *testing.T) {
