@@ -219,7 +219,7 @@ type Accounts interface {
 
 // SealedSecret is one encrypted value in the store, for key rotation.
 type SealedSecret struct {
-	Table  string // "org_settings" or "users"
+	Table  string // "org_settings", "users" or "webhook_endpoints"
 	Column string
 	ID     int64
 	Value  string

@@ -136,19 +136,26 @@ func TestSecretsRotate(t *testing.T) {
 	if err := st.SetTOTP(ctx, u.ID, sealedTOTP, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A webhook endpoint's signing secret is sealed the same way.
+	if _, err := st.CreateWebhookEndpoint(ctx, roomhub.WebhookEndpoint{OrgID: o.ID, URL: "https://hooks.example/x", Events: roomhub.WebhookEventTypes, CreatedBy: "ada"},
+		func(id int64) (string, error) {
+			return oldBox.Seal("whsec_test", secret.AAD(roomhub.SealedSecret{Table: "webhook_endpoints", Column: "secret", ID: id}))
+		}); err != nil {
+		t.Fatal(err)
+	}
 
 	if code, _, errs := cli(t, dir, "secrets", "rotate", "--old-key", newKey, "--new-key", oldKey); code != 1 || !strings.Contains(errs, "nothing changed") {
 		t.Fatalf("rotation with the wrong old key: %d %q", code, errs)
 	}
 	code, out, errs := cli(t, dir, "secrets", "rotate", "--old-key", oldKey, "--new-key", newKey)
-	if code != 0 || !strings.Contains(out, "Rotation complete: 2 secrets updated") {
+	if code != 0 || !strings.Contains(out, "Rotation complete: 3 secrets updated") {
 		t.Fatalf("rotate: %d %q %q", code, out, errs)
 	}
 	all, err := st.ListSealedSecrets(ctx)
-	if err != nil || len(all) != 2 {
+	if err != nil || len(all) != 3 {
 		t.Fatalf("sealed secrets after rotation: %v %v", all, err)
 	}
-	want := map[string]string{"org_settings": "5cfd2fd1755d40ecb72977518be15d3b", "users": "JBSWY3DPEHPK3PXP"}
+	want := map[string]string{"org_settings": "5cfd2fd1755d40ecb72977518be15d3b", "users": "JBSWY3DPEHPK3PXP", "webhook_endpoints": "whsec_test"}
 	for _, s := range all {
 		got, err := newBox.Open(s.Value, secret.AAD(s))
 		if err != nil || got != want[s.Table] {

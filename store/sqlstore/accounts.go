@@ -385,13 +385,14 @@ func (s *Store) OrgByVerifiedDomain(ctx context.Context, domain string) (roomhub
 // sealedColumns are the columns holding sealed secrets, keyed by table;
 // the queries below are built from this fixed table only.
 var sealedColumns = map[string]struct{ column, key string }{
-	"org_settings": {"agora_certificate", "org_id"},
-	"users":        {"totp_secret", "id"},
+	"org_settings":      {"agora_certificate", "org_id"},
+	"users":             {"totp_secret", "id"},
+	"webhook_endpoints": {"secret", "id"},
 }
 
 func (s *Store) ListSealedSecrets(ctx context.Context) ([]roomhub.SealedSecret, error) {
 	var out []roomhub.SealedSecret
-	for _, table := range []string{"org_settings", "users"} {
+	for _, table := range []string{"org_settings", "users", "webhook_endpoints"} {
 		c := sealedColumns[table]
 		rows, err := s.db.QueryContext(ctx, `SELECT `+c.key+`, `+c.column+` FROM `+table+` WHERE `+c.column+` <> '' ORDER BY `+c.key)
 		if err != nil {

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +32,7 @@ func RunHistory(t *testing.T, open func(t *testing.T) HistoryStore) {
 		{"RoomSettings", testRoomSettings},
 		{"RoomInvites", testRoomInvites},
 		{"RoomBans", testRoomBans},
+		{"HistoryQueuesWebhooks", testHistoryQueuesWebhooks},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -298,5 +301,60 @@ func testRoomBans(t *testing.T, s HistoryStore) {
 	s.BanFromRoom(ctx, o.ID, "standup", "sess-1", at(120_000))
 	if got, _ := s.BannedFromRoom(ctx, o.ID, "standup", "sess-1", at(90_000)); !got {
 		t.Error("a second kick did not extend the ban")
+	}
+}
+
+// testHistoryQueuesWebhooks: recording a change queues its webhook events in
+// the same transaction, for the subscribed endpoints of the room's
+// organization only.
+func testHistoryQueuesWebhooks(t *testing.T, s HistoryStore) {
+	ctx := context.Background()
+	wh, ok := s.(roomhub.Webhooks)
+	if !ok {
+		t.Skip("the store keeps no webhooks")
+	}
+	o := orgWithRoom(t, s, "acme", "standup")
+	other := orgWithRoom(t, s, "globex", "standup")
+	seal := func(int64) (string, error) { return "v1.sealed", nil }
+	all, err := wh.CreateWebhookEndpoint(ctx, roomhub.WebhookEndpoint{OrgID: o.ID, URL: "https://hooks.example/all", Events: roomhub.WebhookEventTypes, CreatedBy: "ada"}, seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, _ := wh.CreateWebhookEndpoint(ctx, roomhub.WebhookEndpoint{OrgID: o.ID, URL: "https://hooks.example/leaves", Events: []string{roomhub.EventMemberLeft}, CreatedBy: "ada"}, seal)
+	theirs, _ := wh.CreateWebhookEndpoint(ctx, roomhub.WebhookEndpoint{OrgID: other.ID, URL: "https://hooks.example/globex", Events: roomhub.WebhookEventTypes, CreatedBy: "gus"}, seal)
+
+	s.RecordJoin(ctx, o.ID, "standup", 7, "Ada", at(0))
+	s.RecordJoin(ctx, o.ID, "standup", 7, "Ada L", at(1)) // a rename queues nothing
+	s.RecordLeave(ctx, o.ID, "standup", 7, "kicked", at(60_000))
+
+	types := func(endpoint int64) []string {
+		ds, err := wh.ListWebhookDeliveries(ctx, o.ID, roomhub.WebhookDeliveryFilter{EndpointID: endpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for i := len(ds) - 1; i >= 0; i-- { // oldest first
+			out = append(out, ds[i].Type)
+		}
+		return out
+	}
+	want := []string{roomhub.EventRoomStarted, roomhub.EventMemberJoined, roomhub.EventMemberLeft, roomhub.EventRoomFinished}
+	if got := types(all.ID); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("all-events endpoint got %v, want %v", got, want)
+	}
+	if got := types(leaves.ID); fmt.Sprint(got) != fmt.Sprint([]string{roomhub.EventMemberLeft}) {
+		t.Fatalf("leaves-only endpoint got %v", got)
+	}
+	ds, _ := wh.ListWebhookDeliveries(ctx, other.ID, roomhub.WebhookDeliveryFilter{EndpointID: theirs.ID})
+	if len(ds) != 0 {
+		t.Fatalf("Globex's endpoint got Acme's events: %+v", ds)
+	}
+	left, _ := wh.ListWebhookDeliveries(ctx, o.ID, roomhub.WebhookDeliveryFilter{EndpointID: leaves.ID})
+	var doc struct {
+		ID, Type, Org string
+		Data          map[string]any
+	}
+	if err := json.Unmarshal(left[0].Payload, &doc); err != nil || doc.Org != "acme" || doc.Data["reason"] != "kicked" || doc.Data["name"] != "Ada L" || doc.ID != left[0].EventID {
+		t.Fatalf("member_left document: %s (%v)", left[0].Payload, err)
 	}
 }
