@@ -183,13 +183,7 @@ func crossOrgDashboard(method, path string, form url.Values, ownStatus int) isol
 		attack: func(t *testing.T, tn *tenants) {
 			before := tn.auditCount(tn.globex, "cross_org.denied")
 			p := strings.ReplaceAll(path, "{org}", "globex")
-			var res *http.Response
-			var body string
-			if method == "GET" {
-				res, body = tn.ownerA.page(p)
-			} else {
-				res, body = tn.ownerA.form(p, form)
-			}
+			res, body := tn.ownerA.send(method, p, form)
 			wantStatus(t, res, body, http.StatusNotFound)
 			if strings.Contains(body, "Globex") || strings.Contains(body, "gus@globex") {
 				t.Fatalf("the 404 leaks Globex data: %.400s", body)
@@ -200,13 +194,7 @@ func crossOrgDashboard(method, path string, form url.Values, ownStatus int) isol
 		},
 		own: func(t *testing.T, tn *tenants) {
 			p := strings.ReplaceAll(path, "{org}", "acme")
-			var res *http.Response
-			var body string
-			if method == "GET" {
-				res, body = tn.ownerA.page(p)
-			} else {
-				res, body = tn.ownerA.form(p, form)
-			}
+			res, body := tn.ownerA.send(method, p, form)
 			wantStatus(t, res, body, ownStatus)
 		},
 	}

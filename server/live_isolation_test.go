@@ -14,6 +14,15 @@ import (
 	"roomhub"
 )
 
+// send GETs a page or POSTs a form, as method says.
+func (u *user) send(method, path string, form url.Values) (*http.Response, string) {
+	u.a.t.Helper()
+	if method == "GET" {
+		return u.page(path)
+	}
+	return u.form(path, form)
+}
+
 // openStream opens a live event stream as u and returns the status and the
 // first event's data (the full room list).
 func (u *user) openStream(path string) (int, string) {
@@ -86,13 +95,7 @@ func crossOrgRoom(method, path string, form url.Values, ownStatus int) isolation
 			tn.partB.enter("globex-only", "Gail")
 			p := strings.ReplaceAll(strings.ReplaceAll(path, "{org}", "acme"), "{room}", "globex-only")
 			p = strings.ReplaceAll(p, "{uid}", "1")
-			var res *http.Response
-			var body string
-			if method == "GET" {
-				res, body = tn.ownerA.page(p)
-			} else {
-				res, body = tn.ownerA.form(p, form)
-			}
+			res, body := tn.ownerA.send(method, p, form)
 			wantStatus(t, res, body, http.StatusNotFound)
 			if strings.Contains(body, "Gail") {
 				t.Fatalf("the 404 shows Globex's member: %.400s", body)
@@ -118,13 +121,7 @@ func crossOrgRoom(method, path string, form url.Values, ownStatus int) isolation
 		own: func(t *testing.T, tn *tenants) {
 			p := strings.ReplaceAll(strings.ReplaceAll(path, "{org}", "acme"), "{room}", "standup")
 			p = strings.ReplaceAll(p, "{uid}", strconv.FormatUint(uint64(tn.uidA), 10))
-			var res *http.Response
-			var body string
-			if method == "GET" {
-				res, body = tn.ownerA.page(p)
-			} else {
-				res, body = tn.ownerA.form(p, form)
-			}
+			res, body := tn.ownerA.send(method, p, form)
 			wantStatus(t, res, body, ownStatus)
 		},
 	}
