@@ -224,3 +224,25 @@ func (m *Metrics) WatchLive(live interface{ LiveStreams() int64 }) {
 		Help: "Open live dashboard streams on this node."},
 		func() float64 { return float64(live.LiveStreams()) }))
 }
+
+// WatchWebhooks registers the webhook attempt counters of a node's worker.
+func (m *Metrics) WatchWebhooks(delivered, retried, failed func() int64) {
+	m.reg.MustRegister(&funcCounterVec{
+		desc:   prometheus.NewDesc("roomhub_webhook_attempts_total", "Webhook delivery attempts by outcome: delivered, retry (failed, will be tried again), failed (failed for good).", []string{"outcome"}, nil),
+		values: map[string]func() int64{"delivered": delivered, "retry": retried, "failed": failed},
+	})
+}
+
+// funcCounterVec is a counter per label value, each read from a function.
+type funcCounterVec struct {
+	desc   *prometheus.Desc
+	values map[string]func() int64
+}
+
+func (c *funcCounterVec) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *funcCounterVec) Collect(ch chan<- prometheus.Metric) {
+	for label, f := range c.values {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(f()), label)
+	}
+}

@@ -28,7 +28,7 @@ var exported = []string{
 	"roomhub_store_query_duration_seconds",
 	"roomhub_login_lockouts_total",
 	"roomhub_cross_org_attempts_total",
-	"roomhub_history_failures_total", "roomhub_live_streams",
+	"roomhub_history_failures_total", "roomhub_live_streams", "roomhub_webhook_attempts_total",
 	"roomhub_token_mints_total",
 	"roomhub_websocket_connections",
 	"roomhub_websocket_accepted_total",

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -90,12 +91,22 @@ type Worker struct {
 	Poll   time.Duration
 	Batch  int
 
+	// Stats count attempts by outcome, for metrics.
+	Stats Stats
+
 	cancel context.CancelFunc // stops polling
 	hard   context.CancelFunc // aborts attempts in flight
 	done   chan struct{}
 	send   context.Context // attempts run under it
 	mu     sync.Mutex
 	pruned time.Time
+}
+
+// Stats are a worker's attempt counters, read with atomic loads.
+type Stats struct {
+	Delivered atomic.Int64 // attempts answered 2xx
+	Retried   atomic.Int64 // failed attempts to be tried again
+	Failed    atomic.Int64 // failed attempts that were the last
 }
 
 // NewWorker returns a worker delivering q's deliveries through a client
@@ -224,6 +235,14 @@ func (w *Worker) deliver(ctx context.Context, c roomhub.WebhookClaim) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RequestTimeout)
 	defer cancel()
 	ok, err := w.queue.RecordWebhookAttempt(rctx, a)
+	switch {
+	case a.Delivered:
+		w.Stats.Delivered.Add(1)
+	case !a.RetryAt.IsZero():
+		w.Stats.Retried.Add(1)
+	default:
+		w.Stats.Failed.Add(1)
+	}
 	switch {
 	case err != nil:
 		w.log.Error("webhook delivery: recording the attempt failed", "delivery", c.ID, "org", c.OrgID, "err", err)

@@ -360,6 +360,9 @@ func TestRetryWithBackoff(t *testing.T) {
 				!bytes.Equal(got[0].body, body) || !bytes.Equal(got[1].body, body) {
 				t.Fatalf("receipts %+v", got)
 			}
+			if w.Stats.Retried.Load() != 1 || w.Stats.Delivered.Load() != 1 || w.Stats.Failed.Load() != 0 {
+				t.Fatalf("stats: retried %d, delivered %d, failed %d", w.Stats.Retried.Load(), w.Stats.Delivered.Load(), w.Stats.Failed.Load())
+			}
 			clk.Add(24 * time.Hour)
 			run(0)
 		})
@@ -415,6 +418,9 @@ func TestFailedAfterMaxAttempts(t *testing.T) {
 			}
 			if len(rc.receipts()) != webhook.MaxAttempts {
 				t.Fatalf("the receiver got %d requests, want %d", len(rc.receipts()), webhook.MaxAttempts)
+			}
+			if w.Stats.Retried.Load() != webhook.MaxAttempts-1 || w.Stats.Failed.Load() != 1 || w.Stats.Delivered.Load() != 0 {
+				t.Fatalf("stats: retried %d, failed %d, delivered %d", w.Stats.Retried.Load(), w.Stats.Failed.Load(), w.Stats.Delivered.Load())
 			}
 		})
 	}

@@ -308,6 +308,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	// delivery to one of them (docs/webhooks.md).
 	hooks := webhook.NewWorker(st, box, webhook.Policy{Allow: cfg.WebhookAllowNets}, log)
 	hooks.Start(ctx)
+	obs.WatchWebhooks(hooks.Stats.Delivered.Load, hooks.Stats.Retried.Load, hooks.Stats.Failed.Load)
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
 	}
