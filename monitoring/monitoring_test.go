@@ -405,7 +405,7 @@ func TestDashboard(t *testing.T) {
 	}
 	walk(dash.Panels)
 	sort.Strings(rows)
-	want := []string{"Rate limits and security", "Realtime hub", "Runtime", "Store and bus", "Traffic"}
+	want := []string{"Dashboard, history and webhooks", "Rate limits and security", "Realtime hub", "Runtime", "Store and bus", "Traffic"}
 	if !slices.Equal(rows, want) {
 		t.Errorf("rows %q, want %q", rows, want)
 	}
