@@ -31,6 +31,7 @@ type Config struct {
 	MemberGrace       time.Duration // MEMBER_GRACE, default 15s
 	MaxRoomMembers    int           // MAX_ROOM_MEMBERS, default 200
 	MaxOrgRooms       int           // MAX_ORG_ROOMS, default 1000
+	MaxLiveStreams    int           // MAX_LIVE_STREAMS: live dashboard streams per node, default 1000
 	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT, default 10s
 	NodeHeartbeat     time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
 	NodeTTL           time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
@@ -214,6 +215,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.MaxRoomMembers = intVar("MAX_ROOM_MEMBERS", 200, 1, 100000)
 	c.MaxOrgRooms = intVar("MAX_ORG_ROOMS", 1000, 1, 1000000)
+	c.MaxLiveStreams = intVar("MAX_LIVE_STREAMS", 1000, 1, 100000)
 	c.AllowedHosts = list(getenv("ALLOWED_HOSTS"))
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
 	for _, o := range c.CORSOrigins {

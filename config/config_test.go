@@ -55,6 +55,7 @@ func TestProductionRefusesInsecureSettings(t *testing.T) {
 		{"bad database url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
 		{"node ttl below two heartbeats", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "NODE_HEARTBEAT": "5s", "NODE_TTL": "6s"}, "NODE_TTL"},
 		{"bad room limit", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "MAX_ROOM_MEMBERS": "0"}, "MAX_ROOM_MEMBERS"},
+		{"bad live stream limit", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "MAX_LIVE_STREAMS": "lots"}, "MAX_LIVE_STREAMS"},
 		{"no master key", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "APP_MASTER_KEY": "-"}, "APP_MASTER_KEY"},
 		{"short master key", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "APP_MASTER_KEY": "c2hvcnQ="}, "APP_MASTER_KEY"},
 		{"no api key secret", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "API_KEY_SECRET": "-"}, "API_KEY_SECRET"},
@@ -89,7 +90,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("DEBUG with nothing else must start: %v", err)
 	}
 	if c.Addr != ":8080" || c.DataDir != "./data" || c.AgoraTokenTTL != time.Hour || c.MemberGrace != 15*time.Second ||
-		c.MaxRoomMembers != 200 || c.HSTSSeconds != 0 || c.ShutdownTimeout != 10*time.Second {
+		c.MaxRoomMembers != 200 || c.MaxLiveStreams != 1000 || c.HSTSSeconds != 0 || c.ShutdownTimeout != 10*time.Second {
 		t.Fatalf("defaults %+v", c)
 	}
 	if strings.Join(c.AllowedHosts, ",") != "localhost,127.0.0.1,[::1]" {

@@ -29,8 +29,9 @@ import (
 
 // Live stream limits.
 const (
-	// MaxLiveStreams bounds the dashboard streams open on one node.
-	MaxLiveStreams = 1000
+	// DefaultMaxLiveStreams bounds the dashboard streams open on one node
+	// when MAX_LIVE_STREAMS is unset.
+	DefaultMaxLiveStreams = 1000
 	// LiveFlushInterval batches a burst of changes into one update: a room
 	// is re-read at most once per interval per stream.
 	LiveFlushInterval = 100 * time.Millisecond
@@ -169,7 +170,11 @@ func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
 // carries out-of-band swaps: a room's card replaced, added or deleted, and
 // the summary line.
 func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
-	if s.liveStreams.Add(1) > MaxLiveStreams {
+	limit := int64(s.cfg.MaxLiveStreams)
+	if limit <= 0 {
+		limit = DefaultMaxLiveStreams
+	}
+	if s.liveStreams.Add(1) > limit {
 		s.liveStreams.Add(-1)
 		s.fail(w, r, roomhub.Unavailable("live updates", errTooManyStreams))
 		return

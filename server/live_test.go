@@ -15,6 +15,7 @@ import (
 
 	"roomhub"
 	"roomhub/account"
+	"roomhub/config"
 	"roomhub/hub"
 	"roomhub/server"
 )
@@ -475,4 +476,25 @@ func (u *user) tokenBeforeLock(t *testing.T, owner *admin, room string) uint32 {
 	res, body = owner.form("/dashboard/acme/rooms/"+room+"/settings", url.Values{"locked": {"true"}})
 	wantStatus(t, res, body, 200)
 	return uid
+}
+
+// TestLiveStreamLimit: past MAX_LIVE_STREAMS a new stream is refused with a
+// 503 the page retries, and a closed stream frees its place.
+func TestLiveStreamLimit(t *testing.T) {
+	a := newApp(t, func(c *config.Config) { c.MaxLiveStreams = 2 })
+	acme := a.org("acme")
+	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
+	first := owner.stream("/dashboard/acme/live/events")
+	first.next(t, "the first snapshot")
+	second := owner.stream("/dashboard/acme/live/events")
+	second.next(t, "the second snapshot")
+	res, body := owner.do("GET", "/dashboard/acme/live/events", nil, map[string]string{"Accept": "text/event-stream"})
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Content-Type") == "text/event-stream" {
+		t.Fatalf("third stream: %d %.200s", res.StatusCode, body)
+	}
+	first.cancel()
+	waitFor(t, "the first stream's place to free", func() bool {
+		res, _ := owner.openStream("/dashboard/acme/live/events")
+		return res == http.StatusOK
+	})
 }
