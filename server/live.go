@@ -186,8 +186,15 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 
 	csrf := s.csrfToken(s.ensureCookie(w, r))
 	changed := make(chan string, LiveFeedBuffer)
+	// overflow asks for the whole list again: the buffer was full, or the
+	// feed's sequence jumped (events lost while the bus reconnected, or the
+	// bus restarted), so single-room updates cannot be trusted to be complete.
 	var overflow atomic.Bool
+	var lastSeq atomic.Uint64
 	cancel, err := s.node.SubscribeFeed(ctx, org.ID, func(ev hub.Event) {
+		if last := lastSeq.Swap(ev.Seq); last != 0 && ev.Seq != last+1 {
+			overflow.Store(true)
+		}
 		var f struct {
 			Target string `json:"target"`
 		}

@@ -13,13 +13,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"roomhub"
+	"roomhub/hub"
 	"roomhub/hub/redisbus"
 	"roomhub/store/sqlstore/sqltest"
 )
 
 // cluster starts n nodes sharing one PostgreSQL store and one Redis bus,
 // as a scaled-out deployment runs.
-func cluster(t *testing.T, n int) []*app {
+func cluster(t *testing.T, n int) ([]*app, *redis.Client, string) {
 	t.Helper()
 	u := os.Getenv("ROOMHUB_TEST_REDIS_URL")
 	if u == "" {
@@ -52,7 +53,7 @@ func cluster(t *testing.T, n int) []*app {
 		t.Cleanup(func() { bus.Close() })
 		nodes[i] = buildApp(t, testConfig(), st, bus, nil)
 	}
-	return nodes
+	return nodes, rdb, prefix
 }
 
 // on is u acting against another node of the cluster, with the same
@@ -68,7 +69,7 @@ func (u *user) on(node *app) *user {
 // bus, not its own sockets), and a kick from node B closes a socket held by
 // node A.
 func TestLiveAcrossNodes(t *testing.T) {
-	nodes := cluster(t, 2)
+	nodes, rdb, prefix := cluster(t, 2)
 	na, nb := nodes[0], nodes[1]
 	acme := na.org("acme")
 	owner := na.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
@@ -102,6 +103,17 @@ func TestLiveAcrossNodes(t *testing.T) {
 	}
 	if ev := live.next(t, "the kick"); strings.Contains(ev.data, "Ann") || !strings.Contains(ev.data, "Bob") {
 		t.Fatalf("after the kick: %+v", ev)
+	}
+	// Feed events lost (as while Redis reconnects): the sequence jumps, and
+	// the stream sends the whole list again instead of one room.
+	seqKey := prefix + "seq:{" + strconv.FormatInt(acme.ID, 10) + ":" + hub.FeedRoom + "}"
+	if err := rdb.IncrBy(context.Background(), seqKey, 5).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cat := na.browser("/o/acme")
+	cat.enter("retro", "Cat")
+	if ev := live.next(t, "the update after a gap"); ev.name != "rooms" || !strings.Contains(ev.data, "Cat") || !strings.Contains(ev.data, "Bob") {
+		t.Fatalf("after a gap: %s %.300s", ev.name, ev.data)
 	}
 	// A reconnecting page gets the whole list again: open a second stream on
 	// node A, as the browser does after a dropped connection.
