@@ -141,9 +141,28 @@ func TestBrowserLiveRooms(t *testing.T) {
 		}
 	}
 
+	// Kicking someone who already left says so on the page.
+	step(t, ctx, "kick Eve after she left",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			// Eve leaves between the page showing her and the click.
+			_, err := chromedp.Evaluate[bool](`(() => { const b = document.querySelector('#room-retro li button'); window.__kick = b; return true; })()`)(ctx, tg)
+			return err
+		}),
+	)
+	if res, _ := eve.post("/delete_member/", map[string]any{"name": "Eve", "room_name": "retro", "UID": mustUID(t, a, acme.ID, "retro")}); res.StatusCode != 200 {
+		t.Fatalf("Eve's leave: %d", res.StatusCode)
+	}
+	step(t, ctx, "click the stale kick button",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(window.__kick.click(), true)`)(ctx, tg)
+			return err
+		}),
+	)
+	waitPage(t, ctx, "the error shown", `!document.getElementById("live-error").hidden && document.getElementById("live-error").textContent.includes("no longer there")`, LiveUpdateWithin)
+
 	// The last one out: the room's card goes.
 	cat.post("/delete_member/", map[string]any{"name": "Cat", "room_name": "design-review", "UID": mustUID(t, a, acme.ID, "design-review")})
-	waitPage(t, ctx, "an empty room removed", `document.getElementById("room-design-review") === null && document.querySelectorAll("#rooms .room-card").length === 2`, LiveUpdateWithin)
+	waitPage(t, ctx, "an empty room removed", `document.getElementById("room-design-review") === null && document.getElementById("room-retro") === null && document.querySelectorAll("#rooms .room-card").length === 1`, LiveUpdateWithin)
 
 	// On a phone the page fits the width: nothing scrolls sideways.
 	step(t, ctx, "a phone-sized viewport", chromedp.EmulateViewport(390, 844))

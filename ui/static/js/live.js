@@ -17,4 +17,20 @@
     });
   }
   setInterval(tick, 15000);
+
+  // A moderation action that fails (the member left meanwhile, the session
+  // ended) says so; the stream keeps the rooms themselves current.
+  document.addEventListener("htmx:responseError", function (event) {
+    var box = document.getElementById("live-error");
+    if (!box) return;
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    box.textContent = status === 404
+      ? "That member or room is no longer there; the page shows what is current."
+      : "That did not work (error " + status + "). Reload the page and try again.";
+    box.hidden = false;
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var box = document.getElementById("live-error");
+    if (box && event.detail.successful) box.hidden = true;
+  });
 })();
