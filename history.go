@@ -46,6 +46,17 @@ type Activity struct {
 	Joined  time.Time // the member's join, for leaves
 }
 
+// Change is one membership change for RecordChanges: a join when Reason
+// is empty, else a leave.
+type Change struct {
+	OrgID  int64
+	Room   string
+	UID    uint32
+	Name   string // joins
+	Reason string // leaves
+	At     time.Time
+}
+
 // RoomSettings are a room's moderation settings.
 type RoomSettings struct {
 	Locked     bool // no new members
@@ -84,6 +95,9 @@ type History interface {
 	// RecordLeave counts a member out, closing the session when it was the
 	// last; false if the member was not counted in.
 	RecordLeave(ctx context.Context, orgID int64, room string, uid uint32, reason string, at time.Time) (Activity, bool, error)
+	// RecordChanges records several joins and leaves, in order, in one
+	// transaction: all of them or, on error, none.
+	RecordChanges(ctx context.Context, changes []Change) error
 	ListSessions(ctx context.Context, orgID int64, f SessionFilter) ([]RoomSession, error)
 	// PeaksOn returns each room's peak concurrency on the UTC day of t.
 	PeaksOn(ctx context.Context, orgID int64, t time.Time) (map[string]int, error)

@@ -9,6 +9,7 @@ package activity
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -23,8 +24,13 @@ import (
 // hub's join and leave paths wait: history is never dropped silently.
 const QueueSize = 4096
 
-// RecordTimeout bounds one change's database work.
+// RecordTimeout bounds one transaction's database work.
 const RecordTimeout = 10 * time.Second
+
+// MaxBatch bounds the changes recorded in one transaction. Under a burst
+// the queue holds many; one transaction for several costs one commit
+// instead of each paying its own.
+const MaxBatch = 64
 
 type change struct {
 	key    hub.Key
@@ -32,6 +38,13 @@ type change struct {
 	name   string // joins
 	reason string // leaves; "" for a join
 	at     time.Time
+}
+
+func (c change) kind() string {
+	if c.reason == "" {
+		return "join"
+	}
+	return "leave"
 }
 
 // Recorder implements hub.Lifecycle.
@@ -49,6 +62,8 @@ type Recorder struct {
 	// Failures counts changes the database refused; they are logged and
 	// still announced on the feed.
 	Failures atomic.Int64
+	// Batches counts transactions that recorded more than one change.
+	Batches atomic.Int64
 }
 
 var _ hub.Lifecycle = (*Recorder)(nil)
@@ -102,30 +117,67 @@ func (r *Recorder) Close(ctx context.Context) error {
 
 func (r *Recorder) run() {
 	defer close(r.done)
+	batch := make([]change, 0, MaxBatch)
 	for c := range r.q {
-		r.record(c)
+		batch = append(batch[:0], c)
+	drain:
+		for len(batch) < MaxBatch {
+			select {
+			case c, ok := <-r.q:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		r.record(batch)
 	}
 }
 
-func (r *Recorder) record(c change) {
+// record writes a batch in one transaction; if that fails, each change on
+// its own, so one bad change does not cost the others. Then it announces
+// every change on its organization's feed.
+func (r *Recorder) record(batch []change) {
 	ctx, cancel := context.WithTimeout(context.Background(), RecordTimeout)
 	defer cancel()
+	err := errSingle
+	if len(batch) > 1 {
+		cs := make([]roomhub.Change, len(batch))
+		for i, c := range batch {
+			cs[i] = roomhub.Change{OrgID: c.key.Org, Room: c.key.Room, UID: c.uid, Name: c.name, Reason: c.reason, At: c.at}
+		}
+		err = r.hist.RecordChanges(ctx, cs)
+		r.Batches.Add(1)
+	}
+	if err != nil {
+		for _, c := range batch {
+			r.recordOne(ctx, c)
+		}
+	}
+	for _, c := range batch {
+		// The feed names the room that changed; dashboards re-read it.
+		body := []byte(`"change":"` + c.kind() + `","uid":` + strconv.FormatUint(uint64(c.uid), 10) + `,"target":`)
+		body = strconv.AppendQuote(body, c.key.Room)
+		if _, err := r.bus.Publish(ctx, hub.FeedKey(c.key.Org), hub.Message{Type: hub.TypeActivity, UID: c.uid, Body: body}); err != nil {
+			r.log.Error("activity not announced", "org", c.key.Org, "room", c.key.Room, "err", err)
+		}
+	}
+}
+
+// errSingle sends a batch of one down the single-change path.
+var errSingle = errors.New("activity: a batch of one")
+
+func (r *Recorder) recordOne(ctx context.Context, c change) {
 	var err error
-	kind := "join"
 	if c.reason == "" {
 		_, _, err = r.hist.RecordJoin(ctx, c.key.Org, c.key.Room, c.uid, c.name, c.at)
 	} else {
-		kind = "leave"
 		_, _, err = r.hist.RecordLeave(ctx, c.key.Org, c.key.Room, c.uid, c.reason, c.at)
 	}
 	if err != nil {
 		r.Failures.Add(1)
-		r.log.Error("room history not recorded", "org", c.key.Org, "room", c.key.Room, "uid", c.uid, "change", kind, "err", err)
-	}
-	// The feed names the room that changed; dashboards re-read it.
-	body := []byte(`"change":"` + kind + `","uid":` + strconv.FormatUint(uint64(c.uid), 10) + `,"target":`)
-	body = strconv.AppendQuote(body, c.key.Room)
-	if _, err := r.bus.Publish(ctx, hub.FeedKey(c.key.Org), hub.Message{Type: hub.TypeActivity, UID: c.uid, Body: body}); err != nil {
-		r.log.Error("activity not announced", "org", c.key.Org, "room", c.key.Room, "err", err)
+		r.log.Error("room history not recorded", "org", c.key.Org, "room", c.key.Room, "uid", c.uid, "change", c.kind(), "err", err)
 	}
 }

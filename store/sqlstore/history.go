@@ -79,67 +79,96 @@ func (s *Store) lockLiveSession(ctx context.Context, tx *sql.Tx, org int64, room
 func (s *Store) RecordJoin(ctx context.Context, org int64, room string, uid uint32, name string, at time.Time) (roomhub.Activity, bool, error) {
 	var a roomhub.Activity
 	var counted bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		id, started, opened, err := s.lockLiveSession(ctx, tx, org, room, at, true)
-		if err != nil {
-			return err
-		}
-		n, err := affected(tx.ExecContext(ctx, qAttend, id, int64(uid), name, millis(at)))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			_, err := tx.ExecContext(ctx, qRenameAttendance, name, id, int64(uid))
-			return err
-		}
-		counted = true
-		a = roomhub.Activity{Started: opened, Name: name, Joined: at}
-		a.Session = roomhub.RoomSession{ID: id, OrgID: org, Room: room, StartedAt: started}
-		if err := tx.QueryRowContext(ctx, qCountIn, id).Scan(&a.Session.Members, &a.Session.Peak, &a.Session.MemberMs); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, qDailyPeak, org, room, day(at), a.Session.Members); err != nil {
-			return err
-		}
-		return s.emitJoin(ctx, tx, uid, a, at)
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		a, counted, err = s.recordJoin(ctx, tx, org, room, uid, name, at)
+		return err
 	})
 	return a, counted, err
+}
+
+func (s *Store) recordJoin(ctx context.Context, tx *sql.Tx, org int64, room string, uid uint32, name string, at time.Time) (roomhub.Activity, bool, error) {
+	var a roomhub.Activity
+	id, started, opened, err := s.lockLiveSession(ctx, tx, org, room, at, true)
+	if err != nil {
+		return a, false, err
+	}
+	n, err := affected(tx.ExecContext(ctx, qAttend, id, int64(uid), name, millis(at)))
+	if err != nil {
+		return a, false, err
+	}
+	if n == 0 {
+		_, err := tx.ExecContext(ctx, qRenameAttendance, name, id, int64(uid))
+		return a, false, err
+	}
+	a = roomhub.Activity{Started: opened, Name: name, Joined: at}
+	a.Session = roomhub.RoomSession{ID: id, OrgID: org, Room: room, StartedAt: started}
+	if err := tx.QueryRowContext(ctx, qCountIn, id).Scan(&a.Session.Members, &a.Session.Peak, &a.Session.MemberMs); err != nil {
+		return a, false, err
+	}
+	if _, err := tx.ExecContext(ctx, qDailyPeak, org, room, day(at), a.Session.Members); err != nil {
+		return a, false, err
+	}
+	return a, true, s.emitJoin(ctx, tx, uid, a, at)
 }
 
 // RecordLeave implements roomhub.History.
 func (s *Store) RecordLeave(ctx context.Context, org int64, room string, uid uint32, reason string, at time.Time) (roomhub.Activity, bool, error) {
 	var a roomhub.Activity
 	var counted bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		id, started, _, err := s.lockLiveSession(ctx, tx, org, room, at, false)
-		if err != nil || id == 0 {
-			return err
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		a, counted, err = s.recordLeave(ctx, tx, org, room, uid, reason, at)
+		return err
+	})
+	return a, counted, err
+}
+
+func (s *Store) recordLeave(ctx context.Context, tx *sql.Tx, org int64, room string, uid uint32, reason string, at time.Time) (roomhub.Activity, bool, error) {
+	var a roomhub.Activity
+	id, started, _, err := s.lockLiveSession(ctx, tx, org, room, at, false)
+	if err != nil || id == 0 {
+		return a, false, err
+	}
+	var joined int64
+	err = tx.QueryRowContext(ctx, qUnattend, id, int64(uid)).Scan(&a.Name, &joined)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, false, nil
+	}
+	if err != nil {
+		return a, false, err
+	}
+	a.Joined = fromMillis(joined)
+	a.Session = roomhub.RoomSession{ID: id, OrgID: org, Room: room, StartedAt: started}
+	stay := max(millis(at)-joined, 0)
+	if err := tx.QueryRowContext(ctx, qCountOut, id, stay).Scan(&a.Session.Members, &a.Session.Peak, &a.Session.MemberMs); err != nil {
+		return a, false, err
+	}
+	if a.Session.Members <= 0 {
+		a.Ended = true
+		a.Session.EndedAt = at.UTC().Truncate(time.Millisecond)
+		if _, err := tx.ExecContext(ctx, qEndSession, id, millis(at)); err != nil {
+			return a, false, err
 		}
-		var joined int64
-		err = tx.QueryRowContext(ctx, qUnattend, id, int64(uid)).Scan(&a.Name, &joined)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		counted = true
-		a.Joined = fromMillis(joined)
-		a.Session = roomhub.RoomSession{ID: id, OrgID: org, Room: room, StartedAt: started}
-		stay := max(millis(at)-joined, 0)
-		if err := tx.QueryRowContext(ctx, qCountOut, id, stay).Scan(&a.Session.Members, &a.Session.Peak, &a.Session.MemberMs); err != nil {
-			return err
-		}
-		if a.Session.Members <= 0 {
-			a.Ended = true
-			a.Session.EndedAt = at.UTC().Truncate(time.Millisecond)
-			if _, err := tx.ExecContext(ctx, qEndSession, id, millis(at)); err != nil {
+	}
+	return a, true, s.emitLeave(ctx, tx, uid, reason, a, at)
+}
+
+// RecordChanges implements roomhub.History: the changes, in order, in one
+// transaction.
+func (s *Store) RecordChanges(ctx context.Context, changes []roomhub.Change) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, c := range changes {
+			var err error
+			if c.Reason == "" {
+				_, _, err = s.recordJoin(ctx, tx, c.OrgID, c.Room, c.UID, c.Name, c.At)
+			} else {
+				_, _, err = s.recordLeave(ctx, tx, c.OrgID, c.Room, c.UID, c.Reason, c.At)
+			}
+			if err != nil {
 				return err
 			}
 		}
-		return s.emitLeave(ctx, tx, uid, reason, a, at)
+		return nil
 	})
-	return a, counted, err
 }
 
 // ListSessions implements roomhub.History.
