@@ -21,6 +21,12 @@ func (r Role) Valid() bool { return r == RoleOwner || r == RoleAdmin || r == Rol
 // CanManage reports whether r may change settings, users and keys.
 func (r Role) CanManage() bool { return r == RoleOwner || r == RoleAdmin }
 
+// ErrLastOwner refuses a role change or removal that would leave an
+// organization without an owner. The store decides it in the same
+// transaction as the change, so two owners stepping down at once cannot
+// both succeed; callers tell it apart with errors.Is.
+var ErrLastOwner = &Error{Code: ECONFLICT, Message: "An organization needs at least one owner. Make someone else an owner first."}
+
 // User is a dashboard account. A user belongs to one or more organizations
 // through Memberships.
 type User struct {
@@ -101,6 +107,9 @@ type UserSession struct {
 	ExpiresAt time.Time
 	IP        string
 	UserAgent string
+	// CodeFailures counts the wrong second-factor codes entered in this
+	// pending sign-in (see Accounts.RecordCodeFailure).
+	CodeFailures int
 }
 
 // LoginAttempts is the failure count of one (email, IP) pair.
@@ -167,6 +176,9 @@ type Accounts interface {
 	Membership(ctx context.Context, orgID, userID int64) (Membership, error)
 	ListMemberships(ctx context.Context, userID int64) ([]Membership, error)
 	ListOrgUsers(ctx context.Context, orgID int64) ([]Membership, error)
+	// SetRole and RemoveMembership refuse, with ErrLastOwner, to take away
+	// an organization's only owner; the check and the change are one
+	// transaction.
 	SetRole(ctx context.Context, orgID, userID int64, role Role) error
 	RemoveMembership(ctx context.Context, orgID, userID int64) error
 	CountOwners(ctx context.Context, orgID int64) (int, error)
@@ -199,6 +211,10 @@ type Accounts interface {
 	DeleteUserSession(ctx context.Context, id string) error
 	DeleteUserSessions(ctx context.Context, userID int64) (int, error)
 	DeleteAllUserSessions(ctx context.Context) (int, error)
+	// RecordCodeFailure counts one wrong second-factor code against the
+	// pending (not yet verified) session id, in one statement, and returns
+	// the new count; ENOTFOUND if there is no such pending session.
+	RecordCodeFailure(ctx context.Context, id string) (int, error)
 
 	LoginAttempts(ctx context.Context, email, ip string) (LoginAttempts, error)
 	// RecordLoginFailure adds a failure and locks the pair for lockFor once

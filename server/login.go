@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -77,6 +78,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	u, err := s.accounts.UserByEmail(r.Context(), email)
 	switch {
 	case roomhub.ErrorCode(err) == roomhub.ENOTFOUND:
+		// The same work as a wrong password of a known account: a hash,
+		// the failure count, a memberships query and an audit write.
 		s.hasher.DummyVerify(pw)
 		s.loginFailed(w, r, email, roomhub.User{}, "unknown email", again)
 		return
@@ -121,14 +124,24 @@ const lockedMessage = "Too many failed sign-ins from your address. Sign-in for t
 // MaxSecondFactorFailures guesses per LOCKOUT_DURATION, not that many per
 // address. The count is kept as a login_attempts row under the pseudo
 // address secondFactorKey, so `lock clear` and a successful sign-in clear it.
+//
+// And per pending sign-in: after MaxPendingCodeFailures wrong codes the
+// pending session is deleted, so whoever holds it must pass the password
+// step again, which is rate limited and locked per (email, address).
 const (
 	MaxSecondFactorFailures = 10
+	MaxPendingCodeFailures  = 5
 	secondFactorKey         = "second-factor"
 	secondFactorLocked      = "Too many wrong codes for this account. Its second factor is locked for a while; an administrator can clear it."
+	pendingEndedMessage     = "Too many wrong codes. Sign in again with your password."
 )
 
-// locked reports whether the (email, IP) pair is locked now; a refused
-// attempt on a locked pair is audited.
+// NoOrgAudit is the organization id of audit rows that belong to no
+// organization: sign-in events of an email without an account (or of an
+// account in no organization). No organization's dashboard shows them;
+// operators read them in the database. Real organizations start at 1.
+const NoOrgAudit int64 = 0
+
 // endPending deletes a pending (password only) sign-in: whoever holds it
 // must start again from the password, which is itself limited.
 func (s *Server) endPending(w http.ResponseWriter, r *http.Request, us *userState) {
@@ -138,6 +151,9 @@ func (s *Server) endPending(w http.ResponseWriter, r *http.Request, us *userStat
 	s.clearUserCookie(w)
 }
 
+// locked reports whether the (email, IP) pair is locked now; a refused
+// attempt on a locked pair is audited, for an unknown email as for a known
+// one (auditSignIn).
 func (s *Server) locked(r *http.Request, email, ip string) (bool, error) {
 	a, err := s.accounts.LoginAttempts(r.Context(), email, ip)
 	if err != nil {
@@ -147,14 +163,47 @@ func (s *Server) locked(r *http.Request, email, ip string) (bool, error) {
 		return false, nil
 	}
 	s.security(r, "login_locked", "email", email)
-	if u, err := s.accounts.UserByEmail(r.Context(), email); err == nil {
-		s.auditUserOrgs(r, u, "login.locked", "sign-in refused: this email is locked from this address", false, nil)
+	u, err := s.accounts.UserByEmail(r.Context(), email)
+	if err != nil && roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+		return false, err
 	}
+	s.auditSignIn(r, u, email, "login.locked", "sign-in refused: this email is locked from this address", false, nil)
 	return true, nil
 }
 
-// loginFailed records a failed first or second factor: it counts toward the
-// lock, is audited, and answers with the same message whatever went wrong.
+// auditSignIn audits a sign-in event of the account u, or of email when it
+// has no account (u is zero), in each organization of the account. With no
+// organization to show it to, the row goes under NoOrgAudit. So an unknown
+// email costs what a known one costs, a memberships query and an audit
+// write, as it costs a password hash (Hasher.DummyVerify): neither the
+// answer nor the work done tells which emails have accounts. (Only the
+// number of audit rows differs, one per organization of the account.)
+func (s *Server) auditSignIn(r *http.Request, u roomhub.User, email, action, desc string, ok bool, extra map[string]any) {
+	ms, err := s.accounts.ListMemberships(r.Context(), u.ID)
+	if err != nil {
+		s.log.Error("audit: list memberships failed", "err", err)
+		return
+	}
+	if len(ms) == 0 {
+		if extra == nil {
+			extra = map[string]any{}
+		}
+		extra["email"] = email
+		objID := email
+		if u.ID != 0 {
+			objID = strconv.FormatInt(u.ID, 10)
+		}
+		s.auditAs(r, NoOrgAudit, u, action, "user", objID, desc, ok, extra)
+		return
+	}
+	for _, m := range ms {
+		s.auditAs(r, m.OrgID, u, action, "user", strconv.FormatInt(u.ID, 10), desc, ok, extra)
+	}
+}
+
+// loginFailed records a failed password step: it counts toward the lock,
+// is audited, and answers with the same message whatever went wrong. An
+// unknown email takes the same path as a known one.
 func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, email string, u roomhub.User, why string, again func(int, string)) {
 	a, err := s.accounts.RecordLoginFailure(r.Context(), email, reqState(r).ip.String(), s.cfg.LockoutLimit, s.cfg.LockoutDuration, s.clock.Now())
 	if err != nil {
@@ -164,23 +213,72 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, email strin
 	s.obs.LoginFailed()
 	s.security(r, "login_failed", "email", email, "reason", why, "failures", a.Failures)
 	extra := map[string]any{"reason": why, "failures": a.Failures}
-	if u.ID != 0 {
-		s.auditUserOrgs(r, u, "login.failed", "sign-in failed: "+why, false, extra)
-	}
+	s.auditSignIn(r, u, email, "login.failed", "sign-in failed: "+why, false, extra)
 	if !a.LockedUntil.IsZero() && a.Failures == s.cfg.LockoutLimit {
 		s.obs.Lockout()
 		s.security(r, "login_lockout", "email", email, "until", a.LockedUntil)
-		if u.ID != 0 {
-			s.auditUserOrgs(r, u, "login.lockout", "locked after "+strconv.Itoa(a.Failures)+" failed sign-ins from this address", false, extra)
-		}
+		s.auditSignIn(r, u, email, "login.lockout", "locked after "+strconv.Itoa(a.Failures)+" failed sign-ins from this address", false, extra)
 		again(http.StatusTooManyRequests, lockedMessage)
 		return
 	}
-	if why == "wrong code" {
-		again(http.StatusUnauthorized, "That code is not valid. Codes work once; wait for the next one.")
+	again(http.StatusUnauthorized, errBadLogin.Message)
+}
+
+// codeFailed records a wrong second-factor code three ways before it
+// answers: toward the (email, IP) lock, like a wrong password; toward the
+// account's own second-factor lock (MaxSecondFactorFailures from any
+// addresses); and against this pending sign-in (MaxPendingCodeFailures).
+// Reaching any of the three ends the pending sign-in, so the password step
+// comes again. restart answers on the sign-in page.
+func (s *Server) codeFailed(w http.ResponseWriter, r *http.Request, us *userState, again, restart func(int, string)) {
+	ctx, u, now := r.Context(), us.user, s.clock.Now()
+	pair, err := s.accounts.RecordLoginFailure(ctx, u.Email, reqState(r).ip.String(), s.cfg.LockoutLimit, s.cfg.LockoutDuration, now)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	again(http.StatusUnauthorized, errBadLogin.Message)
+	acct, err := s.accounts.RecordLoginFailure(ctx, u.Email, secondFactorKey, MaxSecondFactorFailures, s.cfg.LockoutDuration, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, err := s.accounts.RecordCodeFailure(ctx, us.sess.ID)
+	switch {
+	case roomhub.ErrorCode(err) == roomhub.ENOTFOUND:
+		n = MaxPendingCodeFailures // ended meanwhile by a concurrent wrong code
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	lockedNow := func(a roomhub.LoginAttempts) bool { return !a.LockedUntil.IsZero() && now.Before(a.LockedUntil) }
+	s.obs.LoginFailed()
+	s.security(r, "login_failed", "email", u.Email, "reason", "wrong code", "failures", pair.Failures,
+		"account_failures", acct.Failures, "session_failures", n)
+	extra := map[string]any{"reason": "wrong code", "failures": pair.Failures, "account_failures": acct.Failures, "session_failures": n}
+	s.auditSignIn(r, u, u.Email, "login.failed", "sign-in failed: wrong code", false, extra)
+	switch {
+	case lockedNow(acct):
+		s.obs.Lockout()
+		s.security(r, "second_factor_lockout", "user", u.ID, "until", acct.LockedUntil)
+		s.auditSignIn(r, u, u.Email, "2fa.lockout", "second factor locked after "+strconv.Itoa(acct.Failures)+" wrong codes from any address", false, nil)
+		s.endPending(w, r, us)
+		restart(http.StatusTooManyRequests, secondFactorLocked)
+	case lockedNow(pair):
+		if pair.Failures == s.cfg.LockoutLimit {
+			s.obs.Lockout()
+			s.security(r, "login_lockout", "email", u.Email, "until", pair.LockedUntil)
+			s.auditSignIn(r, u, u.Email, "login.lockout", "locked after "+strconv.Itoa(pair.Failures)+" failed sign-ins from this address", false, extra)
+		}
+		s.endPending(w, r, us)
+		restart(http.StatusTooManyRequests, lockedMessage)
+	case n >= MaxPendingCodeFailures:
+		s.security(r, "pending_signin_ended", "user", u.ID, "session_failures", n)
+		s.auditSignIn(r, u, u.Email, "2fa.pending_ended", "sign-in ended after "+strconv.Itoa(n)+" wrong codes; the password is needed again", false, extra)
+		s.endPending(w, r, us)
+		restart(http.StatusUnauthorized, pendingEndedMessage)
+	default:
+		again(http.StatusUnauthorized, "That code is not valid. Codes work once; wait for the next one.")
+	}
 }
 
 // pendingUser returns the signed-in user of a session that passed the
@@ -215,8 +313,10 @@ func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // twoFactor checks a TOTP code (each 30-second step is accepted once) or a
-// backup code (each works once). Failures count toward the lock like wrong
-// passwords, so the six digits cannot be brute-forced.
+// backup code (each works once). Failures count toward the (email, IP) lock
+// like wrong passwords, toward the account's second-factor lock, and
+// against the pending sign-in (codeFailed), so the six digits cannot be
+// brute-forced.
 func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
@@ -230,12 +330,16 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		s.redirect(w, r, "/2fa/enrol")
 		return
 	}
+	restart := func(code int, msg string) {
+		s.dashPage(w, r, code, ui.PageLogin, "", ui.Page{FormError: msg, Data: loginData{Email: u.Email, SSO: s.ssoProviders()}})
+	}
 	ip := reqState(r).ip.String()
 	if locked, err := s.locked(r, u.Email, ip); err != nil {
 		s.fail(w, r, err)
 		return
 	} else if locked {
-		again(http.StatusTooManyRequests, lockedMessage)
+		s.endPending(w, r, us)
+		restart(http.StatusTooManyRequests, lockedMessage)
 		return
 	}
 	acct, err := s.accounts.LoginAttempts(r.Context(), u.Email, secondFactorKey)
@@ -245,7 +349,7 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	if !acct.LockedUntil.IsZero() && s.clock.Now().Before(acct.LockedUntil) {
 		s.endPending(w, r, us)
-		again(http.StatusTooManyRequests, secondFactorLocked)
+		restart(http.StatusTooManyRequests, secondFactorLocked)
 		return
 	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
@@ -278,20 +382,7 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !passed {
-		a, err := s.accounts.RecordLoginFailure(r.Context(), u.Email, secondFactorKey, MaxSecondFactorFailures, s.cfg.LockoutDuration, s.clock.Now())
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if a.Failures >= MaxSecondFactorFailures {
-			s.obs.Lockout()
-			s.security(r, "second_factor_lockout", "user", u.ID, "until", a.LockedUntil)
-			s.auditUserOrgs(r, u, "2fa.lockout", "second factor locked after "+strconv.Itoa(a.Failures)+" wrong codes from any address", false, nil)
-			s.endPending(w, r, us)
-			again(http.StatusTooManyRequests, secondFactorLocked)
-			return
-		}
-		s.loginFailed(w, r, u.Email, u, "wrong code", again)
+		s.codeFailed(w, r, us, again, restart)
 		return
 	}
 	for _, key := range []string{ip, secondFactorKey} {
@@ -428,27 +519,97 @@ func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request) {
 
 type inviteData struct {
 	OrgName, Email, Role, Name, Path string
-	Existing, SignedIn               bool
+	// SignedIn is true when the visitor is signed in (both factors) as the
+	// invited email: they join with one click. Every other visitor sees one
+	// page, whether or not the email has an account.
+	SignedIn bool
 }
 
-// invitation loads the invitation a link names; a wrong, used or expired
-// token is one 404.
+// errBadLink is the one answer to a link that is wrong, used, expired, or
+// no longer backed by its issuer.
+var errBadLink = roomhub.Errorf(roomhub.ENOTFOUND, "This link is not valid. It may have expired or been used already.")
+
+// invitation loads the link a request names and checks it is still backed
+// by its issuer (linkRefusal); a wrong, used, expired or refused token is
+// one 404.
 func (s *Server) invitation(w http.ResponseWriter, r *http.Request, kind roomhub.TokenKind) (roomhub.UserToken, bool) {
 	tok := chiParam(r, "token")
 	if !account.ValidTokenFormat(tok) {
-		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "This link is not valid. It may have expired or been used already."))
+		s.fail(w, r, errBadLink)
 		return roomhub.UserToken{}, false
 	}
 	t, err := s.accounts.UserTokenByHash(r.Context(), kind, account.HashToken(tok), s.clock.Now())
 	if err != nil {
 		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
 			s.security(r, "bad_link_token", "kind", string(kind))
-			err = roomhub.Errorf(roomhub.ENOTFOUND, "This link is not valid. It may have expired or been used already.")
+			err = errBadLink
 		}
 		s.fail(w, r, err)
 		return roomhub.UserToken{}, false
 	}
+	why, err := s.linkRefusal(r.Context(), t)
+	if err != nil {
+		s.fail(w, r, err)
+		return roomhub.UserToken{}, false
+	}
+	if why != "" {
+		// Spent, so that it cannot come back to life when the rights do.
+		if _, err := s.accounts.UseUserToken(r.Context(), t.ID, s.clock.Now()); err != nil {
+			s.log.Error("refused link not spent", "token", t.ID, "err", err)
+		}
+		s.security(r, "link_refused", "kind", string(kind), "org", t.OrgID, "why", why)
+		action, objType, objID := "invitation.accept.denied", "invitation", strconv.FormatInt(t.ID, 10)
+		if kind == roomhub.TokenReset {
+			action, objType, objID = "password.change.denied", "user", strconv.FormatInt(t.UserID, 10)
+		}
+		s.auditAs(r, t.OrgID, roomhub.User{}, action, objType, objID, "link refused: "+why, false,
+			map[string]any{"email": t.Email, "issuer": t.CreatedBy, "token": t.ID})
+		s.fail(w, r, errBadLink)
+		return roomhub.UserToken{}, false
+	}
 	return t, true
+}
+
+// linkRefusal checks again, when a link is used, what was checked when it
+// was made: its issuer's rights may have changed since. RevokeTokensIssuedBy
+// spends an issuer's links when they drop below admin or leave; this covers
+// the rest, such as an owner made admin who still holds an owner invitation,
+// or an account that joined another organization after its reset link was
+// made. It returns why the link is refused, "" if it is not. A link with no
+// issuer (CreatedBy 0) was made by the operator's CLI and stands as made.
+func (s *Server) linkRefusal(ctx context.Context, t roomhub.UserToken) (string, error) {
+	if t.CreatedBy == 0 {
+		return "", nil
+	}
+	issuer, err := s.accounts.Membership(ctx, t.OrgID, t.CreatedBy)
+	if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
+		return "its issuer is no longer a member of the organization", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	switch t.Kind {
+	case roomhub.TokenInvite:
+		if !issuer.Role.CanManage() || !mayAssign(issuer.Role, t.Role) {
+			return "its issuer, now " + string(issuer.Role) + ", may no longer give the role " + string(t.Role), nil
+		}
+		return "", nil
+	case roomhub.TokenReset:
+		target, err := s.accounts.Membership(ctx, t.OrgID, t.UserID)
+		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
+			return "the account is no longer a member of the organization", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		all, err := s.accounts.ListMemberships(ctx, t.UserID)
+		if err != nil {
+			return "", err
+		}
+		why, _ := resetRefusal(issuer, target, all)
+		return why, nil
+	}
+	return "unknown kind of link", nil
 }
 
 func (s *Server) invitePage(w http.ResponseWriter, r *http.Request) {
@@ -459,6 +620,9 @@ func (s *Server) invitePage(w http.ResponseWriter, r *http.Request) {
 	s.renderInvite(w, r, t, http.StatusOK, "", "")
 }
 
+// renderInvite shows an invitation. What it shows does not depend on
+// whether the invited email has an account: only a visitor signed in as
+// that email sees something else (a Join button).
 func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, t roomhub.UserToken, code int, name, msg string) {
 	org, err := s.accounts.OrgByID(r.Context(), t.OrgID)
 	if err != nil {
@@ -466,41 +630,36 @@ func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, t roomhub.
 		return
 	}
 	d := inviteData{OrgName: org.Name, Email: t.Email, Role: string(t.Role), Name: name, Path: r.URL.Path}
-	if _, err := s.accounts.UserByEmail(r.Context(), t.Email); err == nil {
-		d.Existing = true
-		if us, _ := s.currentUser(r); us != nil && us.sess.Verified && us.user.Email == t.Email {
-			d.SignedIn = true
-		}
+	if us, _ := s.currentUser(r); us != nil && us.sess.Verified && us.user.Email == t.Email {
+		d.SignedIn = true
 	}
 	s.dashPage(w, r, code, ui.PageInvite, "", ui.Page{FormError: msg, Data: d})
 }
 
-// acceptInvite creates the invited account (name and password), or adds an
-// existing, signed-in account to the organization. The token works once.
+// acceptInvite adds the signed-in invited account to the organization, or
+// creates the invited account (name and password). The token works once.
+//
+// An invitation never changes an existing account: its password is set
+// only by its owner or a reset link. Whoever holds the link and is not
+// signed in as the email gets the account form; the email is looked up
+// only once the form is valid, and an existing account is refused (409)
+// without spending the link. That answer does tell the link's holder that
+// the account exists: it is the one place, and it cannot be avoided, since
+// for an email without an account the same form creates one.
 func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.invitation(w, r, roomhub.TokenInvite)
 	if !ok {
 		return
 	}
-	existing, err := s.accounts.UserByEmail(r.Context(), t.Email)
-	if err != nil && roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
-		s.fail(w, r, err)
-		return
-	}
-	if err == nil {
-		us, _ := s.currentUser(r)
-		if us == nil || !us.sess.Verified || us.user.ID != existing.ID {
-			s.renderInvite(w, r, t, http.StatusUnauthorized, "", "Sign in as "+t.Email+" first, then open the link again.")
-			return
-		}
+	if us, _ := s.currentUser(r); us != nil && us.sess.Verified && us.user.Email == t.Email {
 		if !s.useToken(w, r, t) {
 			return
 		}
-		if err := s.accounts.AddMembership(r.Context(), t.OrgID, existing.ID, t.Role); err != nil {
+		if err := s.accounts.AddMembership(r.Context(), t.OrgID, us.user.ID, t.Role); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.auditAs(r, t.OrgID, existing, "invitation.accept", "user", strconv.FormatInt(existing.ID, 10), "joined as "+string(t.Role), true, nil)
+		s.auditAs(r, t.OrgID, us.user, "invitation.accept", "user", strconv.FormatInt(us.user.ID, 10), "joined as "+string(t.Role), true, nil)
 		s.redirect(w, r, "/dashboard/")
 		return
 	}
@@ -519,10 +678,29 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	exists := func() {
+		s.security(r, "invite_existing_account", "org", t.OrgID)
+		s.auditAs(r, t.OrgID, roomhub.User{}, "invitation.accept.denied", "invitation", strconv.FormatInt(t.ID, 10),
+			"an account for the invited email exists; the link does not set its password", false, map[string]any{"email": t.Email})
+		s.renderInvite(w, r, t, http.StatusConflict, name,
+			"An account for "+t.Email+" already exists. Sign in as "+t.Email+", then open this link again to join.")
+	}
+	switch _, err := s.accounts.UserByEmail(r.Context(), t.Email); {
+	case err == nil:
+		exists()
+		return
+	case roomhub.ErrorCode(err) != roomhub.ENOTFOUND:
+		s.fail(w, r, err)
+		return
+	}
 	if !s.useToken(w, r, t) {
 		return
 	}
 	u, err := s.accounts.CreateUser(r.Context(), roomhub.User{Email: t.Email, Name: name, PasswordHash: hash, CreatedAt: s.clock.Now()})
+	if roomhub.ErrorCode(err) == roomhub.ECONFLICT {
+		exists() // created meanwhile; this link is spent
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -547,7 +725,7 @@ func (s *Server) useToken(w http.ResponseWriter, r *http.Request, t roomhub.User
 		return false
 	}
 	if !ok {
-		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "This link is not valid. It may have expired or been used already."))
+		s.fail(w, r, errBadLink)
 		return false
 	}
 	return true

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,6 +58,10 @@ func idParam(r *http.Request, name string) (int64, error) {
 
 func chiParam(r *http.Request, name string) string { return chi.URLParam(r, name) }
 
+// errNotFoundHere is the answer to an object that is not in the request's
+// organization, and to whatever must look exactly like one.
+var errNotFoundHere = roomhub.Errorf(roomhub.ENOTFOUND, "Not found.")
+
 // notFoundHere fails with 404 for an object that is not in the request's
 // organization, auditing the attempt: it is how a probe for another
 // tenant's object looks from here.
@@ -64,7 +69,7 @@ func (s *Server) notFoundHere(w http.ResponseWriter, r *http.Request, action, ob
 	if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
 		s.security(r, "object_not_in_org", "org", reqState(r).dash.org.ID, "object", objType+":"+objID)
 		s.auditHere(r, action+".denied", objType, objID, "no such "+objType+" in this organization", false, nil)
-		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Not found."))
+		s.fail(w, r, errNotFoundHere)
 		return
 	}
 	s.fail(w, r, err)
@@ -287,9 +292,9 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request, action string) (
 	return m, true
 }
 
-// lastOwner refuses to leave an organization without an owner.
 // revokeIssued spends the invitations and reset links m issued in this
 // organization: a link outlives neither its issuer's role nor membership.
+// (The link pages also check the issuer again when a link is used.)
 func (s *Server) revokeIssued(r *http.Request, m roomhub.Membership) {
 	n, err := s.accounts.RevokeTokensIssuedBy(r.Context(), reqState(r).dash.org.ID, m.UserID)
 	if err != nil {
@@ -302,31 +307,15 @@ func (s *Server) revokeIssued(r *http.Request, m roomhub.Membership) {
 	}
 }
 
-// ownerChangeFailed answers a role change or removal the store refused: the
-// last owner (another owner stepped down at the same moment) is a 409 on
-// the users page, audited.
+// ownerChangeFailed answers a role change or removal the store refused. The
+// store checks "not the last owner" in the same transaction as the change
+// (two owners stepping down at once cannot both succeed), and refuses with
+// roomhub.ErrLastOwner: a 409 on the users page, audited.
 func (s *Server) ownerChangeFailed(w http.ResponseWriter, r *http.Request, m roomhub.Membership, err error) {
-	if roomhub.ErrorCode(err) == roomhub.ECONFLICT {
+	if errors.Is(err, roomhub.ErrLastOwner) {
 		s.auditHere(r, "owner.last.denied", "user", strconv.FormatInt(m.UserID, 10), "the last owner cannot be demoted or removed", false, map[string]any{"email": m.UserEmail})
 	}
 	s.formError(w, r, err, func(code int, msg string) { s.renderUsers(w, r, code, "", msg, usersData{}) })
-}
-
-func (s *Server) lastOwner(w http.ResponseWriter, r *http.Request, m roomhub.Membership) bool {
-	if m.Role != roomhub.RoleOwner {
-		return false
-	}
-	n, err := s.accounts.CountOwners(r.Context(), m.OrgID)
-	if err != nil {
-		s.fail(w, r, err)
-		return true
-	}
-	if n <= 1 {
-		s.auditHere(r, "owner.last.denied", "user", strconv.FormatInt(m.UserID, 10), "the last owner cannot be demoted or removed", false, map[string]any{"email": m.UserEmail})
-		s.renderUsers(w, r, http.StatusConflict, "", "An organization needs at least one owner.", usersData{})
-		return true
-	}
-	return false
 }
 
 // setRole changes a member's role. The member is signed out everywhere: a
@@ -347,9 +336,6 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 		s.renderUsers(w, r, http.StatusOK, "Nothing changed.", "", usersData{})
 		return
 	}
-	if role != roomhub.RoleOwner && s.lastOwner(w, r, m) {
-		return
-	}
 	if err := s.accounts.SetRole(r.Context(), st.dash.org.ID, m.UserID, role); err != nil {
 		s.ownerChangeFailed(w, r, m, err)
 		return
@@ -368,17 +354,27 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, "Role changed; "+m.UserEmail+" must sign in again.", "", usersData{})
 }
 
+// removeUser ends a membership in this organization, and nothing else: the
+// account, its password, second factor and other memberships stay. Its
+// sessions are ended only when it has no organization left; otherwise every
+// dashboard request (and each live stream, within LiveSessionCheck) checks
+// the membership, so signing the person out of their other organizations
+// would be an account-wide act this organization may not do.
 func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 	st := reqState(r)
 	m, ok := s.target(w, r, "user.remove")
-	if !ok || s.lastOwner(w, r, m) {
+	if !ok {
 		return
 	}
 	if err := s.accounts.RemoveMembership(r.Context(), st.dash.org.ID, m.UserID); err != nil {
 		s.ownerChangeFailed(w, r, m, err)
 		return
 	}
-	s.accounts.DeleteUserSessions(r.Context(), m.UserID)
+	if rest, err := s.accounts.ListMemberships(r.Context(), m.UserID); err != nil {
+		s.log.Error("memberships of a removed user not listed; sessions kept", "user", m.UserID, "err", err)
+	} else if len(rest) == 0 {
+		s.accounts.DeleteUserSessions(r.Context(), m.UserID)
+	}
 	s.revokeIssued(r, m)
 	s.auditHere(r, "user.remove", "user", strconv.FormatInt(m.UserID, 10), m.UserEmail+" removed from the organization", true, map[string]any{"email": m.UserEmail})
 	if m.UserID == st.user.user.ID {
@@ -389,35 +385,62 @@ func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, m.UserEmail+" was removed.", "", usersData{})
 }
 
-// mayResetAccount guards the actions that change a whole account, not a
-// membership: resetting its second factor or making a password reset link
-// (shown to the admin) hand the account to whoever holds the link. An
-// organization may do that only to an account that is its own alone, and
-// an admin only to viewers: otherwise an admin of one organization could
-// take over an owner of another, or a fellow admin. Refusals are audited.
+// resetRefusal is the rule for the actions that change a whole account,
+// not a membership: resetting its second factor, or making a password
+// reset link (shown to whoever makes it), hands the account to whoever
+// holds the link. actor and target are memberships of one organization and
+// all is every membership of target's account. It returns "" when actor
+// may reset target, else why not; hidden marks the refusal that is
+// answered like a user who is not there (404).
+//   - Nobody resets their own account this way: a stolen session would
+//     otherwise become a password and a second factor of the thief's.
+//   - Only owners and admins reset, and an admin only viewers: owners act
+//     on admins and owners.
+//   - Only an account that belongs to this organization alone: otherwise
+//     an admin of one organization could take over an owner of another.
+func resetRefusal(actor, target roomhub.Membership, all []roomhub.Membership) (why string, hidden bool) {
+	switch {
+	case actor.UserID == target.UserID:
+		return "nobody resets their own account from the users page", false
+	case !actor.Role.CanManage():
+		return "only owners and admins reset accounts", false
+	case actor.Role != roomhub.RoleOwner && target.Role != roomhub.RoleViewer:
+		return "an admin may reset only viewers", false
+	}
+	for _, other := range all {
+		if other.OrgID != target.OrgID {
+			return "the account belongs to another organization too", true
+		}
+	}
+	return "", false
+}
+
+// mayResetAccount applies resetRefusal to the request. A refusal is
+// audited; an account shared with another organization gets the very 404 a
+// user who is not in this organization gets (target), so the answer says
+// nothing about other organizations.
 func (s *Server) mayResetAccount(w http.ResponseWriter, r *http.Request, m roomhub.Membership, action string) bool {
 	st := reqState(r)
-	refuse := func(why, msg string) bool {
-		s.security(r, "account_reset_refused", "org", st.dash.org.ID, "user", m.UserID, "why", why)
-		s.auditHere(r, action+".denied", "user", strconv.FormatInt(m.UserID, 10), why, false, map[string]any{"email": m.UserEmail})
-		s.renderUsers(w, r, http.StatusForbidden, "", msg, usersData{})
-		return false
-	}
-	if st.dash.m.Role != roomhub.RoleOwner && m.Role != roomhub.RoleViewer && m.UserID != st.user.user.ID {
-		return refuse("an admin may reset only viewers", "Only an owner can reset another admin's password or two-factor authentication.")
-	}
-	ms, err := s.accounts.ListMemberships(r.Context(), m.UserID)
+	all, err := s.accounts.ListMemberships(r.Context(), m.UserID)
 	if err != nil {
 		s.fail(w, r, err)
 		return false
 	}
-	for _, other := range ms {
-		if other.OrgID != st.dash.org.ID {
-			return refuse("the account belongs to other organizations too",
-				m.UserEmail+" also belongs to another organization, so only they can change their password or two-factor authentication.")
-		}
+	why, hidden := resetRefusal(st.dash.m, m, all)
+	if why == "" {
+		return true
 	}
-	return true
+	s.security(r, "account_reset_refused", "org", st.dash.org.ID, "user", m.UserID, "why", why)
+	s.auditHere(r, action+".denied", "user", strconv.FormatInt(m.UserID, 10), why, false, map[string]any{"email": m.UserEmail})
+	switch {
+	case hidden:
+		s.fail(w, r, errNotFoundHere)
+	case m.UserID == st.user.user.ID:
+		s.renderUsers(w, r, http.StatusForbidden, "", "You cannot reset your own password or two-factor authentication here. Ask another owner of the organization.", usersData{})
+	default:
+		s.renderUsers(w, r, http.StatusForbidden, "", "Only an owner can reset an admin's password or two-factor authentication.", usersData{})
+	}
+	return false
 }
 
 // resetTwoFactor removes a member's second factor and backup codes and signs

@@ -101,18 +101,21 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.readFlow(r)
 	if !ok || f.Provider != name {
 		s.security(r, "sso_flow_invalid", "provider", name)
+		s.ssoDenied(r, name, "", "the sign-in flow expired, was used already or was altered")
 		s.fail(w, r, roomhub.Errorf(roomhub.EUNAUTHORIZED, "The sign-in link expired or was already used. Please try again."))
 		return
 	}
 	id, err := s.sso.Complete(r.Context(), name, f.State, f.Data, r.URL.Query())
 	if err != nil {
 		s.security(r, "sso_failed", "provider", name, "err", err.Error())
+		s.ssoDenied(r, name, "", "the provider did not complete the sign-in")
 		s.fail(w, r, err)
 		return
 	}
 	refuse := func(why string) {
 		s.obs.LoginFailed()
 		s.security(r, "sso_refused", "provider", name, "email", id.Email, "reason", why)
+		s.ssoDenied(r, name, id.Email, why)
 		s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "There is no Roomhub account for %s. Ask an administrator for an invitation.", id.Email))
 	}
 	if !id.EmailVerified {
@@ -164,4 +167,33 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.redirect(w, r, "/2fa/enrol")
 	}
+}
+
+// ssoDenied audits a refused SSO sign-in as login.sso.denied, in the
+// organizations it concerns when the provider named an email: the
+// account's organizations if the email has one, else the organization that
+// verified the email's domain (someone of its domain was turned away). A
+// flow that failed before the provider named anyone, or an email no
+// organization claims, concerns no organization: the row goes under
+// NoOrgAudit, for the operator.
+func (s *Server) ssoDenied(r *http.Request, provider, rawEmail, why string) {
+	ctx := r.Context()
+	desc := "SSO sign-in with " + provider + " refused: " + why
+	extra := map[string]any{"provider": provider, "reason": why}
+	email, err := account.NormalizeEmail(rawEmail)
+	if err != nil {
+		email = truncate(rawEmail, 254)
+	} else {
+		u, err := s.accounts.UserByEmail(ctx, email)
+		if err == nil {
+			s.auditSignIn(r, u, email, "login.sso.denied", desc, false, extra)
+			return
+		}
+		if org, _, err := s.accounts.OrgByVerifiedDomain(ctx, account.EmailDomain(email)); err == nil {
+			extra["email"] = email
+			s.auditAs(r, org.ID, roomhub.User{}, "login.sso.denied", "user", email, desc, false, extra)
+			return
+		}
+	}
+	s.auditSignIn(r, roomhub.User{}, email, "login.sso.denied", desc, false, extra)
 }

@@ -274,8 +274,9 @@ func (s *Store) RemoveMembership(ctx context.Context, orgID, userID int64) error
 }
 
 // ErrLastOwner refuses a change that would leave an organization without an
-// owner.
-var ErrLastOwner = &roomhub.Error{Code: roomhub.ECONFLICT, Message: "An organization needs at least one owner."}
+// owner; it is roomhub.ErrLastOwner, so errors.Is tells it apart from other
+// conflicts.
+var ErrLastOwner = roomhub.ErrLastOwner
 
 // keepAnOwner runs in tx before a change that takes userID's membership or
 // ownership away. It locks the organization's owner rows, so two owners
@@ -539,8 +540,8 @@ func (s *Store) UserSession(ctx context.Context, id string) (roomhub.UserSession
 	var us roomhub.UserSession
 	var verified int
 	var c, l, e int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, user_id, verified, created_at, last_seen, expires_at, ip, user_agent
-		FROM user_sessions WHERE id = $1`, id).Scan(&us.ID, &us.UserID, &verified, &c, &l, &e, &us.IP, &us.UserAgent)
+	err := s.db.QueryRowContext(ctx, `SELECT id, user_id, verified, created_at, last_seen, expires_at, ip, user_agent, code_failures
+		FROM user_sessions WHERE id = $1`, id).Scan(&us.ID, &us.UserID, &verified, &c, &l, &e, &us.IP, &us.UserAgent, &us.CodeFailures)
 	if errors.Is(err, sql.ErrNoRows) {
 		return us, notFound("Session")
 	}
@@ -566,6 +567,19 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, erro
 func (s *Store) DeleteAllUserSessions(ctx context.Context) (int, error) {
 	n, err := affected(s.db.ExecContext(ctx, `DELETE FROM user_sessions`))
 	return int(n), s.fail(err)
+}
+
+// RecordCodeFailure implements roomhub.Accounts: one UPDATE ... RETURNING,
+// so concurrent wrong codes on one session are each counted once. A
+// verified session is not pending and is not counted.
+func (s *Store) RecordCodeFailure(ctx context.Context, id string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `UPDATE user_sessions SET code_failures = code_failures + 1
+		WHERE id = $1 AND verified = 0 RETURNING code_failures`, id).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound("Session")
+	}
+	return n, s.fail(err)
 }
 
 // Sign-in failures.

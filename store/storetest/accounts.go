@@ -27,6 +27,8 @@ func RunAccounts(t *testing.T, open func(t *testing.T) AccountStore) {
 		{"UsersAndMemberships", testUsersAndMemberships},
 		{"LastOwnerUnderConcurrency", testLastOwnerConcurrent},
 		{"RevokeTokensIssuedBy", testRevokeTokensIssuedBy},
+		{"LastOwnerIsErrLastOwner", testLastOwnerError},
+		{"PendingCodeFailures", testPendingCodeFailures},
 		{"CrossOrganization", testAccountsCrossOrg},
 		{"TOTPStepAndBackupCodes", testTOTPStepAndBackupCodes},
 		{"TokensSingleUseAndExpiry", testTokens},
@@ -818,6 +820,8 @@ func testAccountsCancelledContext(t *testing.T, s AccountStore) {
 		"DeleteUserSession":     func() error { return s.DeleteUserSession(ctx, "s1") },
 		"DeleteUserSessions":    func() error { _, err := s.DeleteUserSessions(ctx, f.ada.ID); return err },
 		"DeleteAllUserSessions": func() error { _, err := s.DeleteAllUserSessions(ctx); return err },
+		"RecordCodeFailure":     func() error { _, err := s.RecordCodeFailure(ctx, "s1"); return err },
+		"RevokeTokensIssuedBy":  func() error { _, err := s.RevokeTokensIssuedBy(ctx, f.a.ID, f.ada.ID); return err },
 		"LoginAttempts":         func() error { _, err := s.LoginAttempts(ctx, "ada@acme.example", "203.0.113.1"); return err },
 		"RecordLoginFailure": func() error {
 			_, err := s.RecordLoginFailure(ctx, "ada@acme.example", "203.0.113.1", 5, time.Hour, at(5))
@@ -900,7 +904,9 @@ func testLastOwnerConcurrent(t *testing.T, s AccountStore) {
 		refused := 0
 		for _, err := range errs {
 			if err != nil {
-				wantCode(t, err, roomhub.ECONFLICT)
+				if !errors.Is(err, roomhub.ErrLastOwner) {
+					t.Fatalf("round %d: refused with %v, want roomhub.ErrLastOwner", round, err)
+				}
 				refused++
 			}
 		}
@@ -938,4 +944,98 @@ func testRevokeTokensIssuedBy(t *testing.T, s AccountStore) {
 			t.Fatalf("token %s was revoked too: %v", tok.Hash, err)
 		}
 	}
+}
+
+// testLastOwnerError: taking away an organization's only owner, by role or
+// by removal, is roomhub.ErrLastOwner (a 409 with its message in the
+// dashboard), and changes nothing; so is a demotion that would leave no
+// owner because the other owner is in another organization only. Another
+// organization's owners do not count.
+func testLastOwnerError(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	// Bert owns B; Ada owns A. Neither is the other organization's owner.
+	must(t, s.SetRole(ctx, f.b.ID, f.bert.ID, roomhub.RoleOwner))
+	for _, tc := range []struct {
+		name string
+		do   func() error
+	}{
+		{"demote to admin", func() error { return s.SetRole(ctx, f.a.ID, f.ada.ID, roomhub.RoleAdmin) }},
+		{"demote to viewer", func() error { return s.SetRole(ctx, f.a.ID, f.ada.ID, roomhub.RoleViewer) }},
+		{"remove", func() error { return s.RemoveMembership(ctx, f.a.ID, f.ada.ID) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			if !errors.Is(err, roomhub.ErrLastOwner) || roomhub.ErrorCode(err) != roomhub.ECONFLICT {
+				t.Fatalf("err = %v, want roomhub.ErrLastOwner (ECONFLICT)", err)
+			}
+			if m, err := s.Membership(ctx, f.a.ID, f.ada.ID); err != nil || m.Role != roomhub.RoleOwner {
+				t.Fatalf("the refused change changed Ada: %+v %v", m, err)
+			}
+		})
+	}
+	// Owner to owner is no loss; a second owner frees the first.
+	must(t, s.SetRole(ctx, f.a.ID, f.ada.ID, roomhub.RoleOwner))
+	must(t, s.AddMembership(ctx, f.a.ID, f.bert.ID, roomhub.RoleOwner))
+	must(t, s.SetRole(ctx, f.a.ID, f.ada.ID, roomhub.RoleViewer))
+	if err := s.RemoveMembership(ctx, f.a.ID, f.bert.ID); !errors.Is(err, roomhub.ErrLastOwner) {
+		t.Fatalf("removing the new last owner: %v", err)
+	}
+	if m, err := s.Membership(ctx, f.b.ID, f.bert.ID); err != nil || m.Role != roomhub.RoleOwner {
+		t.Fatalf("B's owner changed: %+v %v", m, err)
+	}
+}
+
+// testPendingCodeFailures: wrong second-factor codes are counted per
+// pending session, atomically, and only for pending sessions.
+func testPendingCodeFailures(t *testing.T, s AccountStore) {
+	ctx := context.Background()
+	f := setup(t, s)
+	must(t, s.CreateUserSession(ctx, roomhub.UserSession{ID: "pending", UserID: f.ada.ID, CreatedAt: at(0), LastSeen: at(0), ExpiresAt: at(1000)}))
+	must(t, s.CreateUserSession(ctx, roomhub.UserSession{ID: "other", UserID: f.ada.ID, CreatedAt: at(0), LastSeen: at(0), ExpiresAt: at(1000)}))
+	must(t, s.CreateUserSession(ctx, roomhub.UserSession{ID: "verified", UserID: f.ada.ID, Verified: true, CreatedAt: at(0), LastSeen: at(0), ExpiresAt: at(1000)}))
+	if us, err := s.UserSession(ctx, "pending"); err != nil || us.CodeFailures != 0 {
+		t.Fatalf("a new session: %+v %v", us, err)
+	}
+	for want := 1; want <= 3; want++ {
+		if n, err := s.RecordCodeFailure(ctx, "pending"); err != nil || n != want {
+			t.Fatalf("failure %d counted as %d, %v", want, n, err)
+		}
+	}
+	// Concurrent failures are each counted once.
+	const workers = 8
+	var wg sync.WaitGroup
+	seen := make([]int, workers)
+	errs := make([]error, workers)
+	for i := range workers {
+		wg.Go(func() { seen[i], errs[i] = s.RecordCodeFailure(ctx, "pending") })
+	}
+	wg.Wait()
+	got := map[int]bool{}
+	for i := range workers {
+		must(t, errs[i])
+		got[seen[i]] = true
+	}
+	for want := 4; want < 4+workers; want++ {
+		if !got[want] {
+			t.Fatalf("concurrent failures returned %v, missing %d", seen, want)
+		}
+	}
+	if us, err := s.UserSession(ctx, "pending"); err != nil || us.CodeFailures != 3+workers {
+		t.Fatalf("after %d failures: %+v %v", 3+workers, us, err)
+	}
+	if us, _ := s.UserSession(ctx, "other"); us.CodeFailures != 0 {
+		t.Fatalf("another session of the same user was counted: %+v", us)
+	}
+	for _, id := range []string{"verified", "missing"} {
+		_, err := s.RecordCodeFailure(ctx, id)
+		wantCode(t, err, roomhub.ENOTFOUND)
+	}
+	if us, _ := s.UserSession(ctx, "verified"); us.CodeFailures != 0 {
+		t.Fatalf("a verified session was counted: %+v", us)
+	}
+	// The count goes with its session.
+	must(t, s.DeleteUserSession(ctx, "pending"))
+	_, err := s.RecordCodeFailure(ctx, "pending")
+	wantCode(t, err, roomhub.ENOTFOUND)
 }
