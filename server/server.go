@@ -238,7 +238,7 @@ func (s *Server) routes() chi.Router {
 					r.With(keyOps).Post("/keys", s.createKey)
 					r.With(keyOps).Post("/keys/{id}/revoke", s.revokeKey)
 				})
-				// Webhooks (server/webhookpages.go): everyone reads the
+				// Webhooks (server/webhooks.go): everyone reads the
 				// endpoints and the delivery log; owners and admins add,
 				// delete and test endpoints (requireManage: viewers get 404),
 				// at most LimitWebhookOps per user.

@@ -1,11 +1,11 @@
-// Package sql holds Roomhub's database schema as ordered migration files,
+// Package migrations holds Roomhub's database schema as ordered migration files,
 // shared by every SQL store (SQLite, PostgreSQL).
 //
 // The files are written in the SQL both databases accept. The one construct
 // they spell differently, the auto-increment primary key, is written as the
 // AutoID placeholder, which the store replaces with its dialect's spelling
 // before running a migration.
-package sql
+package migrations
 
 import (
 	"embed"
@@ -50,7 +50,7 @@ func Migrations() []Migration {
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
 	for i := 1; i < len(ms); i++ {
 		if ms[i].Version == ms[i-1].Version {
-			panic(fmt.Sprintf("roomhub/sql: migration version %d repeats", ms[i].Version))
+			panic(fmt.Sprintf("migrations: migration version %d repeats", ms[i].Version))
 		}
 	}
 	return ms
@@ -61,7 +61,7 @@ func parse(name string) (Migration, error) {
 	num, rest, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
 	v, err := strconv.Atoi(num)
 	if !ok || err != nil || v <= 0 || rest == "" {
-		return Migration{}, fmt.Errorf("roomhub/sql: migration file %q is not named NNNN_name.sql", name)
+		return Migration{}, fmt.Errorf("migrations: migration file %q is not named NNNN_name.sql", name)
 	}
 	b, err := files.ReadFile(path.Join("migrations", name))
 	if err != nil {
