@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"roomhub"
+	"roomhub/account"
 	"roomhub/config"
 	"roomhub/server"
 )
@@ -115,7 +116,7 @@ func (a *app) nextStep() { a.clk.Advance(30 * time.Second) }
 // browser, and enrols TOTP: the person ends signed in.
 func (a *app) signUp(org roomhub.Org, email string, role roomhub.Role) *admin {
 	a.t.Helper()
-	link, err := server.IssueInvitation(context.Background(), a.store, a.clk.Now(), time.Hour, a.srv.URL, org.ID, email, role, 0)
+	link, err := account.IssueInvitation(context.Background(), a.store, a.clk.Now(), time.Hour, a.srv.URL, org.ID, email, role, 0)
 	if err != nil {
 		a.t.Fatal(err)
 	}

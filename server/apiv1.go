@@ -180,7 +180,7 @@ func (s *Server) apiKick(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	_, left, err := s.kick(r.Context(), key, uid)
+	_, left, err := s.rules.Kick(r.Context(), key, uid)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -202,30 +202,11 @@ func (s *Server) apiClose(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := s.closeRoom(r.Context(), key)
+	n, err := s.rules.Close(r.Context(), key)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
 	s.apiAudit(r, k, "room.close", "room", key.Room, "room closed through the API; "+strconv.Itoa(n)+" members removed", true)
 	writeJSON(w, http.StatusOK, map[string]any{"closed": true, "removed": n})
-}
-
-// closeRoom makes every present member leave with reason "closed".
-func (s *Server) closeRoom(ctx context.Context, key hub.Key) (int, error) {
-	snap, err := s.node.Snapshot(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, m := range snap.Members {
-		left, err := s.node.Leave(ctx, key, m.UID, hub.ReasonClosed)
-		if err != nil {
-			return n, err
-		}
-		if left {
-			n++
-		}
-	}
-	return n, nil
 }

@@ -127,7 +127,7 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
+	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Moderation: st, Node: node, Tokens: tokens,
 		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"roomhub"
 	"roomhub/hub"
+	"roomhub/room"
 	"roomhub/ui"
 )
 
@@ -101,7 +102,7 @@ func (s *Server) readRoom(ctx context.Context, r *http.Request, csrf string, org
 	if err != nil {
 		return liveRoom{}, err
 	}
-	rs, err := s.history.RoomSettings(ctx, org.ID, room)
+	rs, err := s.rules.Settings(ctx, hub.Key{Org: org.ID, Room: room})
 	if err != nil {
 		return liveRoom{}, err
 	}
@@ -479,8 +480,8 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key,
 	}
 	d := roomPageData{Room: lr, Settings: roomhub.RoomSettings{Locked: lr.Locked, MaxMembers: lr.Limit}, NewLink: newLink,
 		MaxLimit: roomhub.MaxRoomMembersSetting, Now: s.clock.Now(),
-		MaxInviteHours: MaxInviteHours, MaxInviteUses: MaxInviteUses}
-	if d.Invites, err = s.history.ListRoomInvites(ctx, org.ID, key.Room); err != nil {
+		MaxInviteHours: room.MaxInviteHours, MaxInviteUses: room.MaxInviteUses}
+	if d.Invites, err = s.rules.Invites(ctx, key); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -518,7 +519,7 @@ func (s *Server) kickMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	objID := key.Room + "/" + strconv.FormatUint(uint64(uid), 10)
-	name, left, err := s.kick(r.Context(), key, uid)
+	name, left, err := s.rules.Kick(r.Context(), key, uid)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -537,7 +538,7 @@ func (s *Server) closeRoomPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := s.closeRoom(r.Context(), key)
+	n, err := s.rules.Close(r.Context(), key)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -552,24 +553,24 @@ func (s *Server) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	old, err := s.history.RoomSettings(r.Context(), key.Org, key.Room)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	rs := old
+	var c room.Change
 	if v := r.PostFormValue("locked"); v != "" {
-		rs.Locked = v == "true" || v == "on"
+		locked := v == "true" || v == "on"
+		c.Locked = &locked
 	}
 	if v := strings.TrimSpace(r.PostFormValue("max_members")); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > roomhub.MaxRoomMembersSetting {
-			s.renderRoom(w, r, key, http.StatusBadRequest, "", "The member limit is a whole number from 0 (no limit of its own) to "+strconv.Itoa(roomhub.MaxRoomMembersSetting)+".", "")
-			return
+		if err != nil {
+			n = -1 // out of range: the rule refuses it with its message
 		}
-		rs.MaxMembers = n
+		c.MaxMembers = &n
 	}
-	if err := s.history.SetRoomSettings(r.Context(), key.Org, key.Room, rs); err != nil {
+	old, rs, err := s.rules.Configure(r.Context(), key, c)
+	if err == room.ErrLimit {
+		s.renderRoom(w, r, key, http.StatusBadRequest, "", roomhub.ErrorMessage(err), "")
+		return
+	}
+	if err != nil {
 		s.formError(w, r, err, func(code int, msg string) { s.renderRoom(w, r, key, code, "", msg, "") })
 		return
 	}
@@ -582,7 +583,7 @@ func (s *Server) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	s.auditHere(r, action, "room", key.Room, "room settings changed", true,
 		map[string]any{"locked": rs.Locked, "max_members": rs.MaxMembers, "was_locked": old.Locked, "was_max_members": old.MaxMembers})
-	s.node.AnnounceRoom(r.Context(), key)
+	s.rules.Announce(r.Context(), key)
 	if isHTMX(r) && r.PostFormValue("from") == "live" {
 		w.WriteHeader(http.StatusNoContent)
 		return

@@ -17,6 +17,7 @@ import (
 	"roomhub/account"
 	"roomhub/config"
 	"roomhub/hub"
+	"roomhub/room"
 	"roomhub/server"
 )
 
@@ -278,7 +279,7 @@ func TestLiveRoomsAndModeration(t *testing.T) {
 		t.Fatalf("history page: %.800s", page)
 	}
 	// The kick's ban ends.
-	a.clk.Advance(server.KickBan)
+	a.clk.Advance(room.KickBan)
 	if res2, m := bob.get("/get_token/?channel=standup"); res2.StatusCode != 200 {
 		t.Fatalf("Bob still kept out after the ban: %d %v", res2.StatusCode, m)
 	}

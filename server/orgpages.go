@@ -21,7 +21,7 @@ import (
 
 // Limits of the dashboard forms.
 const (
-	MaxKeyNameLen    = 64
+	MaxKeyNameLen    = account.MaxKeyNameLen
 	MaxSSODomainLen  = 253
 	MaxAuditFilter   = 254 // characters of a text filter
 	AuditPageSize    = 50
@@ -249,7 +249,7 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	link, err := IssueInvitation(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.publicURL(r), st.dash.org.ID, email, role, st.user.user.ID)
+	link, err := account.IssueInvitation(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.publicURL(r), st.dash.org.ID, email, role, st.user.user.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -470,7 +470,7 @@ func (s *Server) resetPasswordLink(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.mayResetAccount(w, r, m, "password.reset") {
 		return
 	}
-	link, err := IssueReset(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.publicURL(r), st.dash.org.ID, m.UserID, m.UserEmail, st.user.user.ID)
+	link, err := account.IssueReset(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.publicURL(r), st.dash.org.ID, m.UserID, m.UserEmail, st.user.user.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -64,7 +64,7 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.admit(r, sess, hub.Key{Org: st.org.ID, Room: room}, 0); err != nil {
+	if _, err := s.rules.Admit(r.Context(), sess, hub.Key{Org: st.org.ID, Room: room}, 0); err != nil {
 		if roomhub.ErrorCode(err) == roomhub.EFORBIDDEN {
 			s.audit(r, sess, "token.denied", parsed{room: room}, false, roomhub.ErrorMessage(err))
 		}
@@ -212,7 +212,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	limit, err := s.admit(r, sess, hub.Key{Org: st.org.ID, Room: p.room}, p.uid)
+	limit, err := s.rules.Admit(r.Context(), sess, hub.Key{Org: st.org.ID, Room: p.room}, p.uid)
 	if err != nil {
 		if roomhub.ErrorCode(err) == roomhub.EFORBIDDEN {
 			s.audit(r, sess, "member.create.denied", p, false, roomhub.ErrorMessage(err))

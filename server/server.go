@@ -21,6 +21,7 @@ import (
 	"roomhub/clock"
 	"roomhub/config"
 	"roomhub/hub"
+	"roomhub/room"
 	"roomhub/secret"
 	"roomhub/sso"
 	"roomhub/ui"
@@ -71,9 +72,12 @@ type Deps struct {
 	// the SQL store implements them next to Store.
 	Accounts roomhub.Accounts
 	Rooms    roomhub.Rooms
-	// History is room history, moderation settings and room invites.
+	// History is room history.
 	History roomhub.History
-	Node    *hub.Node
+	// Moderation is what moderators decide about rooms: settings, invite
+	// links, kicks; the room rules read and change it.
+	Moderation roomhub.Moderation
+	Node       *hub.Node
 	// Tokens mints Agora tokens with each organization's credentials.
 	Tokens *agora.Tenants
 	// Box seals and opens stored secrets (APP_MASTER_KEY).
@@ -101,6 +105,8 @@ type Server struct {
 	accounts roomhub.Accounts
 	rooms    roomhub.Rooms
 	history  roomhub.History
+	// rules are the rules of rooms (admit, kick, close, lock, invites).
+	rules *room.Service
 	// liveStreams counts the open live dashboard streams (MaxLiveStreams).
 	liveStreams atomic.Int64
 	node        *hub.Node
@@ -127,8 +133,8 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s := &Server{cfg: d.Config, store: d.Store, accounts: d.Accounts, rooms: d.Rooms, history: d.History, node: d.Node, tokens: d.Tokens,
 		box: d.Box, policy: d.Policy, sso: d.SSO, ui: d.UI,
 		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready, obs: d.Observer}
-	if s.accounts == nil || s.rooms == nil || s.tokens == nil || s.box == nil || s.policy == nil {
-		return nil, errors.New("server: Accounts, Rooms, Tokens, Box and Policy are required")
+	if s.accounts == nil || s.rooms == nil || d.Moderation == nil || s.tokens == nil || s.box == nil || s.policy == nil {
+		return nil, errors.New("server: Accounts, Rooms, Moderation, Tokens, Box and Policy are required")
 	}
 	s.hasher = account.NewHasher()
 	if s.obs == nil {
@@ -140,6 +146,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
+	s.rules = room.New(room.Deps{Members: d.Store, Moderation: d.Moderation, Node: d.Node, Clock: s.clock, SecretKey: s.cfg.SecretKey})
 	if s.ready == nil {
 		s.ready = d.Store.Ping
 	}

@@ -14,7 +14,6 @@ import (
 	"roomhub/account"
 	"roomhub/config"
 	"roomhub/secret"
-	"roomhub/server"
 	"roomhub/store/sqlstore"
 )
 
@@ -136,7 +135,7 @@ func adminRun(ctx context.Context, st *sqlstore.Store, cfg config.Config, cmd st
 		if base == "" {
 			base = "http://localhost" + cfg.Addr
 		}
-		link, err := server.IssueInvitation(ctx, st, now, cfg.InviteTTL, base, o.ID, e, r, 0)
+		link, err := account.IssueInvitation(ctx, st, now, cfg.InviteTTL, base, o.ID, e, r, 0)
 		if err != nil {
 			return err
 		}
@@ -164,8 +163,8 @@ func adminRun(ctx context.Context, st *sqlstore.Store, cfg config.Config, cmd st
 		if err != nil {
 			return err
 		}
-		if a.name == "" || len([]rune(a.name)) > server.MaxKeyNameLen {
-			return roomhub.Invalid("name", "--name must be 1 to %d characters.", server.MaxKeyNameLen)
+		if a.name == "" || len([]rune(a.name)) > account.MaxKeyNameLen {
+			return roomhub.Invalid("name", "--name must be 1 to %d characters.", account.MaxKeyNameLen)
 		}
 		if cfg.APIKeySecret == "" && cfg.Debug {
 			if err := devKeys(&cfg); err != nil {

@@ -296,7 +296,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
-	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
+	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Moderation: st, Node: node, Tokens: tokens,
 		Box: box, Policy: account.NewPolicy(), SSO: signOn, UI: pages, Log: log,
 		LimitCounter: counter, Ready: ready, Observer: obs})
 	if err != nil {

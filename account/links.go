@@ -1,18 +1,17 @@
-package server
+package account
 
 import (
 	"context"
 	"time"
 
 	"roomhub"
-	"roomhub/account"
 )
 
 // IssueInvitation stores a one-time invitation to org for email with role
 // and returns its link. Only the token's hash is stored. The CLI's
 // `user create` uses it too.
 func IssueInvitation(ctx context.Context, a roomhub.Accounts, now time.Time, ttl time.Duration, base string, orgID int64, email string, role roomhub.Role, by int64) (string, error) {
-	tok, hash := account.NewToken()
+	tok, hash := NewToken()
 	_, err := a.CreateUserToken(ctx, roomhub.UserToken{Kind: roomhub.TokenInvite, OrgID: orgID, Email: email, Role: role,
 		Hash: hash, CreatedBy: by, CreatedAt: now, ExpiresAt: now.Add(ttl)})
 	if err != nil {
@@ -25,7 +24,7 @@ func IssueInvitation(ctx context.Context, a roomhub.Accounts, now time.Time, ttl
 // link. There is no self-service reset by email: an administrator of one of
 // the user's organizations (or the operator) hands the link over.
 func IssueReset(ctx context.Context, a roomhub.Accounts, now time.Time, ttl time.Duration, base string, orgID, userID int64, email string, by int64) (string, error) {
-	tok, hash := account.NewToken()
+	tok, hash := NewToken()
 	_, err := a.CreateUserToken(ctx, roomhub.UserToken{Kind: roomhub.TokenReset, OrgID: orgID, Email: email, UserID: userID,
 		Hash: hash, CreatedBy: by, CreatedAt: now, ExpiresAt: now.Add(ttl)})
 	if err != nil {
