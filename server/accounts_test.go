@@ -17,7 +17,7 @@ import (
 	"roomhub"
 	"roomhub/account"
 	"roomhub/config"
-	"roomhub/server"
+	"roomhub/server/web"
 )
 
 const testPassword = "violet-harbour-lantern-42"
@@ -263,7 +263,7 @@ func (a *app) audited(org roomhub.Org, action string, ok bool) bool {
 func TestLoginRateLimit(t *testing.T) {
 	a := newApp(t)
 	u := a.visitor()
-	for i := 0; i < server.LimitLogin.Requests; i++ {
+	for i := 0; i < web.LimitLogin.Requests; i++ {
 		res, body := u.form("/login", url.Values{"email": {"nobody@example.com"}, "password": {"wrong-password-123"}})
 		if res.StatusCode == http.StatusTooManyRequests && strings.Contains(body, "Retry") {
 			t.Fatalf("request %d already rate limited", i+1)
@@ -329,11 +329,11 @@ func TestSessionFixationImpossible(t *testing.T) {
 	// victim's browser before the victim signs in.
 	planted := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	srvURL, _ := url.Parse(a.srv.URL)
-	ad.c.Jar.SetCookies(srvURL, []*http.Cookie{{Name: server.UserSessionCookie, Value: planted, Path: "/"}})
+	ad.c.Jar.SetCookies(srvURL, []*http.Cookie{{Name: web.UserSessionCookie, Value: planted, Path: "/"}})
 	ad.signIn()
 	var got string
 	for _, c := range ad.c.Jar.Cookies(srvURL) {
-		if c.Name == server.UserSessionCookie {
+		if c.Name == web.UserSessionCookie {
 			got = c.Value
 		}
 	}
@@ -342,7 +342,7 @@ func TestSessionFixationImpossible(t *testing.T) {
 	}
 	// The planted value grants nothing.
 	eve := a.visitor()
-	eve.c.Jar.SetCookies(srvURL, []*http.Cookie{{Name: server.UserSessionCookie, Value: planted, Path: "/"}})
+	eve.c.Jar.SetCookies(srvURL, []*http.Cookie{{Name: web.UserSessionCookie, Value: planted, Path: "/"}})
 	if res, _ := eve.page("/dashboard/acme/settings"); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the planted cookie reached the dashboard: %d", res.StatusCode)
 	}
@@ -487,7 +487,7 @@ func TestPasswordResetRateLimit(t *testing.T) {
 	a := newApp(t)
 	u := a.visitor()
 	forged := "/reset/" + strings.Repeat("B", 43)
-	for i := 0; i < server.LimitPasswordReset.Requests; i++ {
+	for i := 0; i < web.LimitPasswordReset.Requests; i++ {
 		res, body := u.form(forged, url.Values{"password": {testPassword}})
 		wantStatus(t, res, body, http.StatusNotFound)
 	}

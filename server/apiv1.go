@@ -11,13 +11,7 @@ import (
 	"roomhub"
 	"roomhub/account"
 	"roomhub/hub"
-)
-
-// Server API rate limits, from the seed: per key for authenticated calls,
-// per client IP for calls without a valid key.
-var (
-	LimitAPIKey       = Limit{Requests: 1000, Window: time.Hour}
-	LimitAPIAnonymous = Limit{Requests: 50, Window: time.Hour}
+	"roomhub/server/web"
 )
 
 // apiKeyKey carries the authenticated key in the request context.
@@ -33,8 +27,8 @@ func apiKeyOf(r *http.Request) roomhub.APIKey {
 // lookup is scoped to it, so another organization's room is simply absent.
 func (s *Server) apiRoutes() chi.Router {
 	r := chi.NewRouter()
-	anon := s.limit("api_anonymous", LimitAPIAnonymous)(http.HandlerFunc(s.apiUnauthorized))
-	perKey := s.limitBy("api_key", LimitAPIKey, func(r *http.Request) string {
+	anon := s.Limit("api_anonymous", web.LimitAPIAnonymous)(http.HandlerFunc(s.apiUnauthorized))
+	perKey := s.LimitBy("api_key", web.LimitAPIKey, func(r *http.Request) string {
 		return strconv.FormatInt(apiKeyOf(r).ID, 10)
 	})
 	r.Use(s.apiAuth(anon), perKey)
@@ -62,14 +56,14 @@ func (s *Server) apiAuth(anon http.Handler) func(http.Handler) http.Handler {
 			k, err := s.accounts.APIKeyByHash(r.Context(), account.HashAPIKey(s.cfg.APIKeySecret, raw))
 			switch {
 			case roomhub.ErrorCode(err) == roomhub.ENOTFOUND:
-				s.security(r, "api_key_unknown")
+				s.Security(r, "api_key_unknown")
 				anon.ServeHTTP(w, r)
 				return
 			case err != nil:
 				s.apiFail(w, r, err)
 				return
 			case !k.Active():
-				s.security(r, "api_key_revoked", "org", k.OrgID, "key", k.ID)
+				s.Security(r, "api_key_revoked", "org", k.OrgID, "key", k.ID)
 				s.apiAudit(r, k, "apikey.use.denied", "apikey", strconv.FormatInt(k.ID, 10), "a revoked key was used", false)
 				anon.ServeHTTP(w, r)
 				return
@@ -93,19 +87,19 @@ func (s *Server) apiUnauthorized(w http.ResponseWriter, r *http.Request) {
 // apiFail answers JSON whatever the Accept header says.
 func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	r.Header.Del("Accept")
-	s.fail(w, r, err)
+	s.Fail(w, r, err)
 }
 
 func (s *Server) apiAudit(r *http.Request, k roomhub.APIKey, action, objType, objID, desc string, ok bool) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	err := s.store.AppendAudit(r.Context(), roomhub.AuditEntry{
 		OrgID: k.OrgID, At: s.clock.Now(), ActorID: "apikey:" + strconv.FormatInt(k.ID, 10), ActorName: k.Name,
 		Action: action, ObjectType: objType, ObjectID: objID, Description: desc,
-		IP: st.ip.String(), UserAgent: truncate(r.UserAgent(), 512), Path: truncate(r.URL.Path, 500), Success: ok,
-		Extra: map[string]any{"request_id": st.id},
+		IP: st.IP.String(), UserAgent: web.Truncate(r.UserAgent(), 512), Path: web.Truncate(r.URL.Path, 500), Success: ok,
+		Extra: map[string]any{"request_id": st.ID},
 	})
 	if err != nil {
-		s.log.Error("audit write failed", "request_id", st.id, "action", action, "err", err)
+		s.log.Error("audit write failed", "request_id", st.ID, "action", action, "err", err)
 	}
 }
 
@@ -125,7 +119,7 @@ func (s *Server) apiRooms(w http.ResponseWriter, r *http.Request) {
 	for _, rm := range rooms {
 		out = append(out, apiRoom{Name: rm.Name, Members: rm.Members, CreatedAt: rm.CreatedAt.UnixMilli()})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rooms": out})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"rooms": out})
 }
 
 // apiRoom resolves {room} in the key's organization: a room it never had is
@@ -164,7 +158,7 @@ func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
 	if members == nil {
 		members = []hub.Member{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"room": key.Room, "members": members})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"room": key.Room, "members": members})
 }
 
 // apiKick removes a member with reason "kicked": their sockets close with
@@ -192,7 +186,7 @@ func (s *Server) apiKick(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.apiAudit(r, k, "member.kick", "member", objID, "member kicked through the API", true)
-	writeJSON(w, http.StatusOK, map[string]any{"kicked": true})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"kicked": true})
 }
 
 // apiClose removes every member with reason "closed".
@@ -208,5 +202,5 @@ func (s *Server) apiClose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.apiAudit(r, k, "room.close", "room", key.Room, "room closed through the API; "+strconv.Itoa(n)+" members removed", true)
-	writeJSON(w, http.StatusOK, map[string]any{"closed": true, "removed": n})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"closed": true, "removed": n})
 }

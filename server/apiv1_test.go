@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"roomhub/server/web"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +11,6 @@ import (
 	"github.com/coder/websocket"
 
 	"roomhub"
-	"roomhub/server"
 )
 
 // TestServerAPI: a key lists its organization's rooms and members, kicks a
@@ -94,7 +94,7 @@ func TestAPIRateLimits(t *testing.T) {
 	ad := a.signUp(acme, "ada@acme.example", roomhub.RoleOwner)
 	tn := &tenants{a: a}
 	t.Run("anonymous", func(t *testing.T) {
-		for i := 0; i < server.LimitAPIAnonymous.Requests; i++ {
+		for i := 0; i < web.LimitAPIAnonymous.Requests; i++ {
 			if code, _ := tn.api("GET", "/api/v1/rooms", "rk_"+strings.Repeat("x", 43)); code != 401 {
 				t.Fatalf("request %d: %d, want 401", i+1, code)
 			}
@@ -106,7 +106,7 @@ func TestAPIRateLimits(t *testing.T) {
 	t.Run("per key", func(t *testing.T) {
 		key, _ := ad.createKey("acme")
 		other, _ := ad.createKey("acme")
-		for i := 0; i < server.LimitAPIKey.Requests; i++ {
+		for i := 0; i < web.LimitAPIKey.Requests; i++ {
 			if code, _ := tn.api("GET", "/api/v1/rooms", key); code != 200 {
 				t.Fatalf("request %d: %d", i+1, code)
 			}
@@ -121,7 +121,7 @@ func TestAPIRateLimits(t *testing.T) {
 	t.Run("key operations", func(t *testing.T) {
 		// Two keys were made above; the budget is per user per hour.
 		made := 2
-		for ; made < server.LimitKeyOps.Requests; made++ {
+		for ; made < web.LimitKeyOps.Requests; made++ {
 			res, body := ad.form("/dashboard/acme/keys", url.Values{"name": {"k" + strconv.Itoa(made)}})
 			wantStatus(t, res, body, http.StatusOK)
 		}

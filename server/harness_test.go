@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"roomhub/activity"
+	"roomhub/server/web"
 	"strings"
 	"testing"
 	"time"
@@ -291,7 +292,7 @@ func (ad *admin) signInFrom(ip string) {
 func (u *user) sessionCookie() string {
 	base, _ := url.Parse(u.a.srv.URL)
 	for _, c := range u.c.Jar.Cookies(base) {
-		if c.Name == server.UserSessionCookie {
+		if c.Name == web.UserSessionCookie {
 			return c.Value
 		}
 	}
@@ -301,7 +302,7 @@ func (u *user) sessionCookie() string {
 // setSessionCookie puts a session cookie (one an attacker kept) back.
 func (u *user) setSessionCookie(v string) {
 	base, _ := url.Parse(u.a.srv.URL)
-	u.c.Jar.SetCookies(base, []*http.Cookie{{Name: server.UserSessionCookie, Value: v, Path: "/"}})
+	u.c.Jar.SetCookies(base, []*http.Cookie{{Name: web.UserSessionCookie, Value: v, Path: "/"}})
 }
 
 func auditRows(t *testing.T, a *app, org roomhub.Org, suffix string) []roomhub.AuditEntry {

@@ -17,6 +17,7 @@ import (
 	"roomhub"
 	"roomhub/hub"
 	"roomhub/room"
+	"roomhub/server/web"
 	"roomhub/ui"
 )
 
@@ -106,10 +107,10 @@ func (s *Server) readRoom(ctx context.Context, r *http.Request, csrf string, org
 	if err != nil {
 		return liveRoom{}, err
 	}
-	st := reqState(r)
+	st := web.StateOf(r)
 	now := s.clock.Now()
 	lr := liveRoom{Org: org.Slug, Name: room, PeakToday: max(peaks[room], len(snap.Members)), Locked: rs.Locked, Limit: rs.MaxMembers,
-		CanManage: st.dash.m.Role.CanManage(), CSRFToken: csrf}
+		CanManage: st.Dash.M.Role.CanManage(), CSRFToken: csrf}
 	for _, m := range snap.Members {
 		j := time.UnixMilli(m.JoinedAt)
 		lr.Members = append(lr.Members, liveMember{UID: m.UID, Name: m.Name, JoinedAt: j, InRoom: inRoom(now, j)})
@@ -150,12 +151,12 @@ func (s *Server) readLive(ctx context.Context, r *http.Request, csrf string, org
 func (s *Server) LiveStreams() int64 { return s.liveStreams.Load() }
 
 func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
-	d, err := s.readLive(r.Context(), r, s.csrfToken(s.ensureCookie(w, r)), reqState(r).dash.org)
+	d, err := s.readLive(r.Context(), r, s.CSRFToken(s.EnsureCookie(w, r)), web.StateOf(r).Dash.Org)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.dashPage(w, r, http.StatusOK, ui.PageLive, "live", ui.Page{Data: d})
+	s.DashPage(w, r, http.StatusOK, ui.PageLive, "live", ui.Page{Data: d})
 }
 
 // liveEvents streams the live page's updates as server-sent events.
@@ -177,15 +178,15 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.liveStreams.Add(1) > limit {
 		s.liveStreams.Add(-1)
-		s.fail(w, r, roomhub.Unavailable("live updates", errTooManyStreams))
+		s.Fail(w, r, roomhub.Unavailable("live updates", errTooManyStreams))
 		return
 	}
 	defer s.liveStreams.Add(-1)
 	ctx := r.Context()
-	st := reqState(r)
-	org := st.dash.org
+	st := web.StateOf(r)
+	org := st.Dash.Org
 
-	csrf := s.csrfToken(s.ensureCookie(w, r))
+	csrf := s.CSRFToken(s.EnsureCookie(w, r))
 	changed := make(chan string, LiveFeedBuffer)
 	// overflow asks for the whole list again: the buffer was full, or the
 	// feed's sequence jumped (events lost while the bus reconnected, or the
@@ -209,7 +210,7 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	defer cancel()
@@ -375,12 +376,12 @@ type historyData struct {
 const HistoryPage = 50
 
 func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
-	org := reqState(r).dash.org
+	org := web.StateOf(r).Dash.Org
 	q := r.URL.Query()
 	d := historyData{Room: strings.TrimSpace(q.Get("room")), Since: q.Get("since")}
 	f := roomhub.SessionFilter{Room: d.Room, Limit: HistoryPage}
 	render := func(code int, msg string) {
-		s.dashPage(w, r, code, ui.PageHistory, "history", ui.Page{FormError: msg, Data: d})
+		s.DashPage(w, r, code, ui.PageHistory, "history", ui.Page{FormError: msg, Data: d})
 	}
 	if d.Room != "" {
 		if err := roomhub.ValidateRoom(d.Room); err != nil {
@@ -406,7 +407,7 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.history.ListSessions(r.Context(), org.ID, f)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	d.Sessions = list
@@ -436,22 +437,22 @@ type roomPageData struct {
 // organization never had is a 404, audited as action.denied, whether or
 // not another organization has one so named.
 func (s *Server) dashRoom(w http.ResponseWriter, r *http.Request, action string) (hub.Key, bool) {
-	org := reqState(r).dash.org
+	org := web.StateOf(r).Dash.Org
 	room := chi.URLParam(r, "room")
 	exists := false
 	if roomhub.ValidateRoom(room) == nil {
 		ok, err := s.rooms.RoomExists(r.Context(), org.ID, room)
 		if err != nil {
-			s.fail(w, r, err)
+			s.Fail(w, r, err)
 			return hub.Key{}, false
 		}
 		exists = ok
 	}
 	if !exists {
 		if action != "" {
-			s.auditHere(r, action+".denied", "room", truncate(room, 64), "no such room in this organization", false, nil)
+			s.AuditHere(r, action+".denied", "room", web.Truncate(room, 64), "no such room in this organization", false, nil)
 		}
-		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such room."))
+		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such room."))
 		return hub.Key{}, false
 	}
 	return hub.Key{Org: org.ID, Room: room}, true
@@ -467,32 +468,32 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key, code int, flash, formErr, newLink string) {
 	ctx := r.Context()
-	org := reqState(r).dash.org
+	org := web.StateOf(r).Dash.Org
 	peaks, err := s.history.PeaksOn(ctx, org.ID, s.clock.Now())
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	lr, err := s.readRoom(ctx, r, s.csrfToken(s.ensureCookie(w, r)), org, key.Room, peaks)
+	lr, err := s.readRoom(ctx, r, s.CSRFToken(s.EnsureCookie(w, r)), org, key.Room, peaks)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	d := roomPageData{Room: lr, Settings: roomhub.RoomSettings{Locked: lr.Locked, MaxMembers: lr.Limit}, NewLink: newLink,
 		MaxLimit: roomhub.MaxRoomMembersSetting, Now: s.clock.Now(),
 		MaxInviteHours: room.MaxInviteHours, MaxInviteUses: room.MaxInviteUses}
 	if d.Invites, err = s.rules.Invites(ctx, key); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if d.Sessions, err = s.history.ListSessions(ctx, org.ID, roomhub.SessionFilter{Room: key.Room, Limit: 10}); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if newLink != "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	s.dashPage(w, r, code, ui.PageRoomAdmin, "live", ui.Page{Title: "Room " + key.Room, Flash: flash, FormError: formErr, Data: d})
+	s.DashPage(w, r, code, ui.PageRoomAdmin, "live", ui.Page{Title: "Room " + key.Room, Flash: flash, FormError: formErr, Data: d})
 }
 
 // Moderation. Every action is owner or admin only (requireManage), audited,
@@ -501,7 +502,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key,
 
 // moderated answers a finished moderation action.
 func (s *Server) moderated(w http.ResponseWriter, r *http.Request, back string) {
-	if isHTMX(r) {
+	if web.IsHTMX(r) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -515,22 +516,22 @@ func (s *Server) kickMember(w http.ResponseWriter, r *http.Request) {
 	}
 	uid, err := roomhub.ParseUID(chi.URLParam(r, "uid"))
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	objID := key.Room + "/" + strconv.FormatUint(uint64(uid), 10)
 	name, left, err := s.rules.Kick(r.Context(), key, uid)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if !left {
-		s.auditHere(r, "member.kick.denied", "member", objID, "no such member in this room", false, nil)
-		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room: they may have left already."))
+		s.AuditHere(r, "member.kick.denied", "member", objID, "no such member in this room", false, nil)
+		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room: they may have left already."))
 		return
 	}
-	s.auditHere(r, "member.kick", "member", objID, "member "+name+" kicked from the dashboard", true, map[string]any{"name": name})
-	s.moderated(w, r, "/dashboard/"+reqState(r).dash.org.Slug+"/live")
+	s.AuditHere(r, "member.kick", "member", objID, "member "+name+" kicked from the dashboard", true, map[string]any{"name": name})
+	s.moderated(w, r, "/dashboard/"+web.StateOf(r).Dash.Org.Slug+"/live")
 }
 
 func (s *Server) closeRoomPage(w http.ResponseWriter, r *http.Request) {
@@ -540,11 +541,11 @@ func (s *Server) closeRoomPage(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := s.rules.Close(r.Context(), key)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditHere(r, "room.close", "room", key.Room, "room closed from the dashboard; "+strconv.Itoa(n)+" members removed", true, map[string]any{"removed": n})
-	s.moderated(w, r, "/dashboard/"+reqState(r).dash.org.Slug+"/live")
+	s.AuditHere(r, "room.close", "room", key.Room, "room closed from the dashboard; "+strconv.Itoa(n)+" members removed", true, map[string]any{"removed": n})
+	s.moderated(w, r, "/dashboard/"+web.StateOf(r).Dash.Org.Slug+"/live")
 }
 
 // saveRoomSettings locks or unlocks a room and sets its member limit.
@@ -571,7 +572,7 @@ func (s *Server) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.formError(w, r, err, func(code int, msg string) { s.renderRoom(w, r, key, code, "", msg, "") })
+		s.FormError(w, r, err, func(code int, msg string) { s.renderRoom(w, r, key, code, "", msg, "") })
 		return
 	}
 	action := "room.settings"
@@ -581,10 +582,10 @@ func (s *Server) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 	case !rs.Locked && old.Locked:
 		action = "room.unlock"
 	}
-	s.auditHere(r, action, "room", key.Room, "room settings changed", true,
+	s.AuditHere(r, action, "room", key.Room, "room settings changed", true,
 		map[string]any{"locked": rs.Locked, "max_members": rs.MaxMembers, "was_locked": old.Locked, "was_max_members": old.MaxMembers})
 	s.rules.Announce(r.Context(), key)
-	if isHTMX(r) && r.PostFormValue("from") == "live" {
+	if web.IsHTMX(r) && r.PostFormValue("from") == "live" {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -594,15 +595,15 @@ func (s *Server) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 // stillSignedIn reports whether the stream's dashboard session is still
 // valid and its user still a member of the organization.
 func (s *Server) stillSignedIn(ctx context.Context, r *http.Request) bool {
-	st := reqState(r)
-	if st.user == nil {
+	st := web.StateOf(r)
+	if st.User == nil {
 		return false
 	}
-	us, err := s.accounts.UserSession(ctx, st.user.sess.ID)
+	us, err := s.accounts.UserSession(ctx, st.User.Sess.ID)
 	now := s.clock.Now()
 	if err != nil || !now.Before(us.ExpiresAt) || now.Sub(us.LastSeen) >= UserSessionIdleTimeout {
 		return false
 	}
-	_, err = s.accounts.Membership(ctx, st.dash.org.ID, st.user.user.ID)
+	_, err = s.accounts.Membership(ctx, st.Dash.Org.ID, st.User.User.ID)
 	return err == nil
 }

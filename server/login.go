@@ -3,21 +3,14 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"roomhub"
 	"roomhub/account"
 	"roomhub/secret"
+	"roomhub/server/web"
 	"roomhub/ui"
-)
-
-// Rate limits of the account routes, per client IP, from the seed.
-var (
-	LimitLogin         = Limit{Requests: 10, Window: time.Hour}
-	LimitPasswordReset = Limit{Requests: 5, Window: time.Hour}
 )
 
 type loginData struct {
@@ -39,11 +32,11 @@ func (s *Server) ssoProviders() []ssoProvider {
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if us, err := s.currentUser(r); err == nil && us != nil && us.sess.Verified {
-		s.redirect(w, r, "/dashboard/")
+	if us, err := s.currentUser(r); err == nil && us != nil && us.Sess.Verified {
+		s.Redirect(w, r, "/dashboard/")
 		return
 	}
-	s.dashPage(w, r, http.StatusOK, ui.PageLogin, "", ui.Page{Data: loginData{SSO: s.ssoProviders()}})
+	s.DashPage(w, r, http.StatusOK, ui.PageLogin, "", ui.Page{Data: loginData{SSO: s.ssoProviders()}})
 }
 
 // errBadLogin is the one answer to a wrong email or a wrong password, so
@@ -55,21 +48,21 @@ var errBadLogin = roomhub.Errorf(roomhub.EUNAUTHORIZED, "Email or password is in
 // and unknown emails count and cost the same as known ones.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, roomhub.Errorf(roomhub.EINVALID, "The form could not be read."))
+		s.Fail(w, r, roomhub.Errorf(roomhub.EINVALID, "The form could not be read."))
 		return
 	}
 	rawEmail, pw := r.PostForm.Get("email"), r.PostForm.Get("password")
 	again := func(code int, msg string) {
-		s.dashPage(w, r, code, ui.PageLogin, "", ui.Page{FormError: msg, Data: loginData{Email: rawEmail, SSO: s.ssoProviders()}})
+		s.DashPage(w, r, code, ui.PageLogin, "", ui.Page{FormError: msg, Data: loginData{Email: rawEmail, SSO: s.ssoProviders()}})
 	}
 	email, err := account.NormalizeEmail(rawEmail)
 	if err != nil || pw == "" || len(pw) > account.MaxPasswordLen*4 {
 		again(http.StatusBadRequest, "Enter your email and password.")
 		return
 	}
-	ip := reqState(r).ip.String()
+	ip := web.StateOf(r).IP.String()
 	if locked, err := s.locked(r, email, ip); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	} else if locked {
 		again(http.StatusTooManyRequests, lockedMessage)
@@ -84,7 +77,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.loginFailed(w, r, email, roomhub.User{}, "unknown email", again)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	ok := false
@@ -106,14 +99,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.startUserSession(w, r, u.ID, false); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.auditUserOrgs(r, u, "login.password", "password accepted; second factor next", true, nil)
 	if u.Enrolled() {
-		s.redirect(w, r, "/login/2fa")
+		s.Redirect(w, r, "/login/2fa")
 	} else {
-		s.redirect(w, r, "/2fa/enrol")
+		s.Redirect(w, r, "/2fa/enrol")
 	}
 }
 
@@ -144,11 +137,11 @@ const NoOrgAudit int64 = 0
 
 // endPending deletes a pending (password only) sign-in: whoever holds it
 // must start again from the password, which is itself limited.
-func (s *Server) endPending(w http.ResponseWriter, r *http.Request, us *userState) {
-	if err := s.accounts.DeleteUserSession(r.Context(), us.sess.ID); err != nil {
+func (s *Server) endPending(w http.ResponseWriter, r *http.Request, us *web.SignIn) {
+	if err := s.accounts.DeleteUserSession(r.Context(), us.Sess.ID); err != nil {
 		s.log.Error("pending session not deleted", "err", err)
 	}
-	s.clearUserCookie(w)
+	s.ClearUserCookie(w)
 }
 
 // locked reports whether the (email, IP) pair is locked now; a refused
@@ -162,7 +155,7 @@ func (s *Server) locked(r *http.Request, email, ip string) (bool, error) {
 	if a.LockedUntil.IsZero() || !s.clock.Now().Before(a.LockedUntil) {
 		return false, nil
 	}
-	s.security(r, "login_locked", "email", email)
+	s.Security(r, "login_locked", "email", email)
 	u, err := s.accounts.UserByEmail(r.Context(), email)
 	if err != nil && roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
 		return false, err
@@ -193,11 +186,11 @@ func (s *Server) auditSignIn(r *http.Request, u roomhub.User, email, action, des
 		if u.ID != 0 {
 			objID = strconv.FormatInt(u.ID, 10)
 		}
-		s.auditAs(r, NoOrgAudit, u, action, "user", objID, desc, ok, extra)
+		s.AuditAs(r, NoOrgAudit, u, action, "user", objID, desc, ok, extra)
 		return
 	}
 	for _, m := range ms {
-		s.auditAs(r, m.OrgID, u, action, "user", strconv.FormatInt(u.ID, 10), desc, ok, extra)
+		s.AuditAs(r, m.OrgID, u, action, "user", strconv.FormatInt(u.ID, 10), desc, ok, extra)
 	}
 }
 
@@ -205,18 +198,18 @@ func (s *Server) auditSignIn(r *http.Request, u roomhub.User, email, action, des
 // is audited, and answers with the same message whatever went wrong. An
 // unknown email takes the same path as a known one.
 func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, email string, u roomhub.User, why string, again func(int, string)) {
-	a, err := s.accounts.RecordLoginFailure(r.Context(), email, reqState(r).ip.String(), s.cfg.LockoutLimit, s.cfg.LockoutDuration, s.clock.Now())
+	a, err := s.accounts.RecordLoginFailure(r.Context(), email, web.StateOf(r).IP.String(), s.cfg.LockoutLimit, s.cfg.LockoutDuration, s.clock.Now())
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.obs.LoginFailed()
-	s.security(r, "login_failed", "email", email, "reason", why, "failures", a.Failures)
+	s.Security(r, "login_failed", "email", email, "reason", why, "failures", a.Failures)
 	extra := map[string]any{"reason": why, "failures": a.Failures}
 	s.auditSignIn(r, u, email, "login.failed", "sign-in failed: "+why, false, extra)
 	if !a.LockedUntil.IsZero() && a.Failures == s.cfg.LockoutLimit {
 		s.obs.Lockout()
-		s.security(r, "login_lockout", "email", email, "until", a.LockedUntil)
+		s.Security(r, "login_lockout", "email", email, "until", a.LockedUntil)
 		s.auditSignIn(r, u, email, "login.lockout", "locked after "+strconv.Itoa(a.Failures)+" failed sign-ins from this address", false, extra)
 		again(http.StatusTooManyRequests, lockedMessage)
 		return
@@ -230,49 +223,49 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, email strin
 // addresses); and against this pending sign-in (MaxPendingCodeFailures).
 // Reaching any of the three ends the pending sign-in, so the password step
 // comes again. restart answers on the sign-in page.
-func (s *Server) codeFailed(w http.ResponseWriter, r *http.Request, us *userState, again, restart func(int, string)) {
-	ctx, u, now := r.Context(), us.user, s.clock.Now()
-	pair, err := s.accounts.RecordLoginFailure(ctx, u.Email, reqState(r).ip.String(), s.cfg.LockoutLimit, s.cfg.LockoutDuration, now)
+func (s *Server) codeFailed(w http.ResponseWriter, r *http.Request, us *web.SignIn, again, restart func(int, string)) {
+	ctx, u, now := r.Context(), us.User, s.clock.Now()
+	pair, err := s.accounts.RecordLoginFailure(ctx, u.Email, web.StateOf(r).IP.String(), s.cfg.LockoutLimit, s.cfg.LockoutDuration, now)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	acct, err := s.accounts.RecordLoginFailure(ctx, u.Email, secondFactorKey, MaxSecondFactorFailures, s.cfg.LockoutDuration, now)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	n, err := s.accounts.RecordCodeFailure(ctx, us.sess.ID)
+	n, err := s.accounts.RecordCodeFailure(ctx, us.Sess.ID)
 	switch {
 	case roomhub.ErrorCode(err) == roomhub.ENOTFOUND:
 		n = MaxPendingCodeFailures // ended meanwhile by a concurrent wrong code
 	case err != nil:
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	lockedNow := func(a roomhub.LoginAttempts) bool { return !a.LockedUntil.IsZero() && now.Before(a.LockedUntil) }
 	s.obs.LoginFailed()
-	s.security(r, "login_failed", "email", u.Email, "reason", "wrong code", "failures", pair.Failures,
+	s.Security(r, "login_failed", "email", u.Email, "reason", "wrong code", "failures", pair.Failures,
 		"account_failures", acct.Failures, "session_failures", n)
 	extra := map[string]any{"reason": "wrong code", "failures": pair.Failures, "account_failures": acct.Failures, "session_failures": n}
 	s.auditSignIn(r, u, u.Email, "login.failed", "sign-in failed: wrong code", false, extra)
 	switch {
 	case lockedNow(acct):
 		s.obs.Lockout()
-		s.security(r, "second_factor_lockout", "user", u.ID, "until", acct.LockedUntil)
+		s.Security(r, "second_factor_lockout", "user", u.ID, "until", acct.LockedUntil)
 		s.auditSignIn(r, u, u.Email, "2fa.lockout", "second factor locked after "+strconv.Itoa(acct.Failures)+" wrong codes from any address", false, nil)
 		s.endPending(w, r, us)
 		restart(http.StatusTooManyRequests, secondFactorLocked)
 	case lockedNow(pair):
 		if pair.Failures == s.cfg.LockoutLimit {
 			s.obs.Lockout()
-			s.security(r, "login_lockout", "email", u.Email, "until", pair.LockedUntil)
+			s.Security(r, "login_lockout", "email", u.Email, "until", pair.LockedUntil)
 			s.auditSignIn(r, u, u.Email, "login.lockout", "locked after "+strconv.Itoa(pair.Failures)+" failed sign-ins from this address", false, extra)
 		}
 		s.endPending(w, r, us)
 		restart(http.StatusTooManyRequests, lockedMessage)
 	case n >= MaxPendingCodeFailures:
-		s.security(r, "pending_signin_ended", "user", u.ID, "session_failures", n)
+		s.Security(r, "pending_signin_ended", "user", u.ID, "session_failures", n)
 		s.auditSignIn(r, u, u.Email, "2fa.pending_ended", "sign-in ended after "+strconv.Itoa(n)+" wrong codes; the password is needed again", false, extra)
 		s.endPending(w, r, us)
 		restart(http.StatusUnauthorized, pendingEndedMessage)
@@ -283,18 +276,18 @@ func (s *Server) codeFailed(w http.ResponseWriter, r *http.Request, us *userStat
 
 // pendingUser returns the signed-in user of a session that passed the
 // first factor but not yet the second.
-func (s *Server) pendingUser(w http.ResponseWriter, r *http.Request) (*userState, bool) {
+func (s *Server) pendingUser(w http.ResponseWriter, r *http.Request) (*web.SignIn, bool) {
 	us, err := s.currentUser(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return nil, false
 	}
 	if us == nil {
-		s.redirect(w, r, "/login")
+		s.Redirect(w, r, "/login")
 		return nil, false
 	}
-	if us.sess.Verified {
-		s.redirect(w, r, "/dashboard/")
+	if us.Sess.Verified {
+		s.Redirect(w, r, "/dashboard/")
 		return nil, false
 	}
 	return us, true
@@ -305,11 +298,11 @@ func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !us.user.Enrolled() {
-		s.redirect(w, r, "/2fa/enrol")
+	if !us.User.Enrolled() {
+		s.Redirect(w, r, "/2fa/enrol")
 		return
 	}
-	s.dashPage(w, r, http.StatusOK, ui.PageTwoFactor, "", ui.Page{})
+	s.DashPage(w, r, http.StatusOK, ui.PageTwoFactor, "", ui.Page{})
 }
 
 // twoFactor checks a TOTP code (each 30-second step is accepted once) or a
@@ -322,20 +315,20 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u := us.user
+	u := us.User
 	again := func(code int, msg string) {
-		s.dashPage(w, r, code, ui.PageTwoFactor, "", ui.Page{FormError: msg})
+		s.DashPage(w, r, code, ui.PageTwoFactor, "", ui.Page{FormError: msg})
 	}
 	if !u.Enrolled() {
-		s.redirect(w, r, "/2fa/enrol")
+		s.Redirect(w, r, "/2fa/enrol")
 		return
 	}
 	restart := func(code int, msg string) {
-		s.dashPage(w, r, code, ui.PageLogin, "", ui.Page{FormError: msg, Data: loginData{Email: u.Email, SSO: s.ssoProviders()}})
+		s.DashPage(w, r, code, ui.PageLogin, "", ui.Page{FormError: msg, Data: loginData{Email: u.Email, SSO: s.ssoProviders()}})
 	}
-	ip := reqState(r).ip.String()
+	ip := web.StateOf(r).IP.String()
 	if locked, err := s.locked(r, u.Email, ip); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	} else if locked {
 		s.endPending(w, r, us)
@@ -344,7 +337,7 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	acct, err := s.accounts.LoginAttempts(r.Context(), u.Email, secondFactorKey)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if !acct.LockedUntil.IsZero() && s.clock.Now().Before(acct.LockedUntil) {
@@ -358,17 +351,17 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		method = "totp"
 		secret, err := s.box.Open(u.TOTPSecret, totpAAD(u.ID))
 		if err != nil {
-			s.fail(w, r, &roomhub.Error{Code: roomhub.EINTERNAL, Message: "2FA secret unreadable", Err: err})
+			s.Fail(w, r, &roomhub.Error{Code: roomhub.EINTERNAL, Message: "2FA secret unreadable", Err: err})
 			return
 		}
 		if step, valid := account.ValidateTOTP(secret, code, s.clock.Now()); valid {
 			passed, err = s.accounts.UseTOTPStep(r.Context(), u.ID, step)
 			if err != nil {
-				s.fail(w, r, err)
+				s.Fail(w, r, err)
 				return
 			}
 			if !passed {
-				s.security(r, "totp_replay", "user", u.ID)
+				s.Security(r, "totp_replay", "user", u.ID)
 				s.auditUserOrgs(r, u, "2fa.replay", "a TOTP code was used a second time", false, nil)
 			}
 		}
@@ -377,7 +370,7 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		var err error
 		passed, err = s.accounts.UseBackupCode(r.Context(), u.ID, account.HashBackupCode(code))
 		if err != nil {
-			s.fail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
 	}
@@ -387,12 +380,12 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, key := range []string{ip, secondFactorKey} {
 		if _, err := s.accounts.ClearLoginAttempts(r.Context(), u.Email, key); err != nil {
-			s.fail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
 	}
 	if err := s.startUserSession(w, r, u.ID, true); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	extra := map[string]any{"method": method}
@@ -401,7 +394,7 @@ func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
 		extra["backup_codes_left"] = left
 	}
 	s.auditUserOrgs(r, u, "login", "signed in", true, extra)
-	s.redirect(w, r, "/dashboard/")
+	s.Redirect(w, r, "/dashboard/")
 }
 
 // totpAAD binds a sealed TOTP secret to its user row.
@@ -424,28 +417,28 @@ func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if us.user.Enrolled() {
-		s.redirect(w, r, "/login/2fa")
+	if us.User.Enrolled() {
+		s.Redirect(w, r, "/login/2fa")
 		return
 	}
 	s.renderEnrol(w, r, us, http.StatusOK, "", "")
 }
 
-func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, us *userState, code int, secret, msg string) {
-	e, err := account.NewTOTP("Roomhub", us.user.Email)
+func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, us *web.SignIn, code int, secret, msg string) {
+	e, err := account.NewTOTP("Roomhub", us.User.Email)
 	if secret != "" {
-		e, err = account.TOTPFromSecret("Roomhub", us.user.Email, secret)
+		e, err = account.TOTPFromSecret("Roomhub", us.User.Email, secret)
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	sealed, err := s.box.Seal(e.Secret, enrolAAD(us.sess.ID))
+	sealed, err := s.box.Seal(e.Secret, enrolAAD(us.Sess.ID))
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.dashPage(w, r, code, ui.PageEnrol, "", ui.Page{FormError: msg, Data: enrolData{Secret: e.Secret, PNG: e.PNG, Sealed: sealed}})
+	s.DashPage(w, r, code, ui.PageEnrol, "", ui.Page{FormError: msg, Data: enrolData{Secret: e.Secret, PNG: e.PNG, Sealed: sealed}})
 }
 
 // enrol completes TOTP enrolment: the code proves the app holds the secret.
@@ -456,15 +449,15 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u := us.user
+	u := us.User
 	if u.Enrolled() {
-		s.redirect(w, r, "/login/2fa")
+		s.Redirect(w, r, "/login/2fa")
 		return
 	}
-	secret, err := s.box.Open(r.PostFormValue("enrolment"), enrolAAD(us.sess.ID))
+	secret, err := s.box.Open(r.PostFormValue("enrolment"), enrolAAD(us.Sess.ID))
 	if err != nil {
-		s.security(r, "enrolment_tampered", "user", u.ID)
-		s.fail(w, r, roomhub.Errorf(roomhub.EINVALID, "The enrolment form expired. Reload the page and scan the new code."))
+		s.Security(r, "enrolment_tampered", "user", u.ID)
+		s.Fail(w, r, roomhub.Errorf(roomhub.EINVALID, "The enrolment form expired. Reload the page and scan the new code."))
 		return
 	}
 	step, valid := account.ValidateTOTP(secret, r.PostFormValue("code"), s.clock.Now())
@@ -474,47 +467,47 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 	}
 	sealed, err := s.box.Seal(secret, totpAAD(u.ID))
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	codes, hashes := account.NewBackupCodes()
 	if err := s.accounts.SetTOTP(r.Context(), u.ID, sealed, hashes); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if _, err := s.accounts.UseTOTPStep(r.Context(), u.ID, step); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if err := s.startUserSession(w, r, u.ID, true); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.auditUserOrgs(r, u, "2fa.enrol", "two-factor authentication turned on", true, nil)
 	s.auditUserOrgs(r, u, "login", "signed in", true, map[string]any{"method": "enrolment"})
-	s.dashPage(w, r, http.StatusOK, ui.PageBackupCodes, "", ui.Page{Data: codes})
+	s.DashPage(w, r, http.StatusOK, ui.PageBackupCodes, "", ui.Page{Data: codes})
 }
 
 // logout ends this session; logoutAll ends every session of the user.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if us, err := s.currentUser(r); err == nil && us != nil {
-		s.accounts.DeleteUserSession(r.Context(), us.sess.ID)
-		s.auditUserOrgs(r, us.user, "logout", "signed out", true, nil)
+		s.accounts.DeleteUserSession(r.Context(), us.Sess.ID)
+		s.auditUserOrgs(r, us.User, "logout", "signed out", true, nil)
 	}
-	s.clearUserCookie(w)
-	s.redirect(w, r, "/login")
+	s.ClearUserCookie(w)
+	s.Redirect(w, r, "/login")
 }
 
 func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request) {
-	u := reqState(r).user.user
+	u := web.StateOf(r).User.User
 	n, err := s.accounts.DeleteUserSessions(r.Context(), u.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.auditUserOrgs(r, u, "logout.everywhere", "signed out of every session", true, map[string]any{"sessions": n})
-	s.clearUserCookie(w)
-	s.redirect(w, r, "/login")
+	s.ClearUserCookie(w)
+	s.Redirect(w, r, "/login")
 }
 
 type inviteData struct {
@@ -535,21 +528,21 @@ var errBadLink = roomhub.Errorf(roomhub.ENOTFOUND, "This link is not valid. It m
 func (s *Server) invitation(w http.ResponseWriter, r *http.Request, kind roomhub.TokenKind) (roomhub.UserToken, bool) {
 	tok := chiParam(r, "token")
 	if !account.ValidTokenFormat(tok) {
-		s.fail(w, r, errBadLink)
+		s.Fail(w, r, errBadLink)
 		return roomhub.UserToken{}, false
 	}
 	t, err := s.accounts.UserTokenByHash(r.Context(), kind, account.HashToken(tok), s.clock.Now())
 	if err != nil {
 		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
-			s.security(r, "bad_link_token", "kind", string(kind))
+			s.Security(r, "bad_link_token", "kind", string(kind))
 			err = errBadLink
 		}
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return roomhub.UserToken{}, false
 	}
 	why, err := s.linkRefusal(r.Context(), t)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return roomhub.UserToken{}, false
 	}
 	if why != "" {
@@ -557,14 +550,14 @@ func (s *Server) invitation(w http.ResponseWriter, r *http.Request, kind roomhub
 		if _, err := s.accounts.UseUserToken(r.Context(), t.ID, s.clock.Now()); err != nil {
 			s.log.Error("refused link not spent", "token", t.ID, "err", err)
 		}
-		s.security(r, "link_refused", "kind", string(kind), "org", t.OrgID, "why", why)
+		s.Security(r, "link_refused", "kind", string(kind), "org", t.OrgID, "why", why)
 		action, objType, objID := "invitation.accept.denied", "invitation", strconv.FormatInt(t.ID, 10)
 		if kind == roomhub.TokenReset {
 			action, objType, objID = "password.change.denied", "user", strconv.FormatInt(t.UserID, 10)
 		}
-		s.auditAs(r, t.OrgID, roomhub.User{}, action, objType, objID, "link refused: "+why, false,
+		s.AuditAs(r, t.OrgID, roomhub.User{}, action, objType, objID, "link refused: "+why, false,
 			map[string]any{"email": t.Email, "issuer": t.CreatedBy, "token": t.ID})
-		s.fail(w, r, errBadLink)
+		s.Fail(w, r, errBadLink)
 		return roomhub.UserToken{}, false
 	}
 	return t, true
@@ -626,14 +619,14 @@ func (s *Server) invitePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, t roomhub.UserToken, code int, name, msg string) {
 	org, err := s.accounts.OrgByID(r.Context(), t.OrgID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	d := inviteData{OrgName: org.Name, Email: t.Email, Role: string(t.Role), Name: name, Path: r.URL.Path}
-	if us, _ := s.currentUser(r); us != nil && us.sess.Verified && us.user.Email == t.Email {
+	if us, _ := s.currentUser(r); us != nil && us.Sess.Verified && us.User.Email == t.Email {
 		d.SignedIn = true
 	}
-	s.dashPage(w, r, code, ui.PageInvite, "", ui.Page{FormError: msg, Data: d})
+	s.DashPage(w, r, code, ui.PageInvite, "", ui.Page{FormError: msg, Data: d})
 }
 
 // acceptInvite adds the signed-in invited account to the organization, or
@@ -651,16 +644,16 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if us, _ := s.currentUser(r); us != nil && us.sess.Verified && us.user.Email == t.Email {
+	if us, _ := s.currentUser(r); us != nil && us.Sess.Verified && us.User.Email == t.Email {
 		if !s.useToken(w, r, t) {
 			return
 		}
-		if err := s.accounts.AddMembership(r.Context(), t.OrgID, us.user.ID, t.Role); err != nil {
-			s.fail(w, r, err)
+		if err := s.accounts.AddMembership(r.Context(), t.OrgID, us.User.ID, t.Role); err != nil {
+			s.Fail(w, r, err)
 			return
 		}
-		s.auditAs(r, t.OrgID, us.user, "invitation.accept", "user", strconv.FormatInt(us.user.ID, 10), "joined as "+string(t.Role), true, nil)
-		s.redirect(w, r, "/dashboard/")
+		s.AuditAs(r, t.OrgID, us.User, "invitation.accept", "user", strconv.FormatInt(us.User.ID, 10), "joined as "+string(t.Role), true, nil)
+		s.Redirect(w, r, "/dashboard/")
 		return
 	}
 	name, err := roomhub.NormalizeName(r.PostFormValue("name"))
@@ -675,12 +668,12 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	hash, err := account.HashPassword(pw)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	exists := func() {
-		s.security(r, "invite_existing_account", "org", t.OrgID)
-		s.auditAs(r, t.OrgID, roomhub.User{}, "invitation.accept.denied", "invitation", strconv.FormatInt(t.ID, 10),
+		s.Security(r, "invite_existing_account", "org", t.OrgID)
+		s.AuditAs(r, t.OrgID, roomhub.User{}, "invitation.accept.denied", "invitation", strconv.FormatInt(t.ID, 10),
 			"an account for the invited email exists; the link does not set its password", false, map[string]any{"email": t.Email})
 		s.renderInvite(w, r, t, http.StatusConflict, name,
 			"An account for "+t.Email+" already exists. Sign in as "+t.Email+", then open this link again to join.")
@@ -690,7 +683,7 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		exists()
 		return
 	case roomhub.ErrorCode(err) != roomhub.ENOTFOUND:
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if !s.useToken(w, r, t) {
@@ -702,30 +695,30 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if err := s.accounts.AddMembership(r.Context(), t.OrgID, u.ID, t.Role); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditAs(r, t.OrgID, u, "user.create", "user", strconv.FormatInt(u.ID, 10), "account created from an invitation as "+string(t.Role), true, nil)
+	s.AuditAs(r, t.OrgID, u, "user.create", "user", strconv.FormatInt(u.ID, 10), "account created from an invitation as "+string(t.Role), true, nil)
 	if err := s.startUserSession(w, r, u.ID, false); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.redirect(w, r, "/2fa/enrol")
+	s.Redirect(w, r, "/2fa/enrol")
 }
 
 // useToken spends a one-time token; a second use (a race) is refused.
 func (s *Server) useToken(w http.ResponseWriter, r *http.Request, t roomhub.UserToken) bool {
 	ok, err := s.accounts.UseUserToken(r.Context(), t.ID, s.clock.Now())
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return false
 	}
 	if !ok {
-		s.fail(w, r, errBadLink)
+		s.Fail(w, r, errBadLink)
 		return false
 	}
 	return true
@@ -738,7 +731,7 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.dashPage(w, r, http.StatusOK, ui.PageReset, "", ui.Page{Data: resetData{Email: t.Email, Path: r.URL.Path}})
+	s.DashPage(w, r, http.StatusOK, ui.PageReset, "", ui.Page{Data: resetData{Email: t.Email, Path: r.URL.Path}})
 }
 
 // reset sets a new password from a reset link and signs the user out
@@ -750,40 +743,28 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.accounts.UserByID(r.Context(), t.UserID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	pw := r.PostFormValue("password")
 	if err := s.policy.Check(pw, u.Email, u.Name); err != nil {
-		s.dashPage(w, r, http.StatusBadRequest, ui.PageReset, "", ui.Page{FormError: roomhub.ErrorMessage(err), Data: resetData{Email: t.Email, Path: r.URL.Path}})
+		s.DashPage(w, r, http.StatusBadRequest, ui.PageReset, "", ui.Page{FormError: roomhub.ErrorMessage(err), Data: resetData{Email: t.Email, Path: r.URL.Path}})
 		return
 	}
 	hash, err := account.HashPassword(pw)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if !s.useToken(w, r, t) {
 		return
 	}
 	if err := s.accounts.SetPassword(r.Context(), u.ID, hash); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.accounts.DeleteUserSessions(r.Context(), u.ID)
 	s.auditUserOrgs(r, u, "password.change", "password set from a reset link; every session signed out", true, nil)
-	s.clearUserCookie(w)
-	s.redirect(w, r, "/login")
-}
-
-// publicURL is the base for links: PUBLIC_URL, or this request's origin.
-func (s *Server) publicURL(r *http.Request) string {
-	if s.cfg.PublicURL != "" {
-		return s.cfg.PublicURL
-	}
-	scheme := "http"
-	if reqState(r).https {
-		scheme = "https"
-	}
-	return (&url.URL{Scheme: scheme, Host: r.Host}).String()
+	s.ClearUserCookie(w)
+	s.Redirect(w, r, "/login")
 }

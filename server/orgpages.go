@@ -16,34 +16,30 @@ import (
 	"roomhub"
 	"roomhub/account"
 	"roomhub/secret"
+	"roomhub/server/web"
 	"roomhub/ui"
 )
 
 // Limits of the dashboard forms.
 const (
-	MaxKeyNameLen    = account.MaxKeyNameLen
-	MaxSSODomainLen  = 253
-	MaxAuditFilter   = 254 // characters of a text filter
-	AuditPageSize    = 50
-	MaxAuditExport   = 100000 // rows in one CSV export
-	LimitKeyOpsCount = 20
+	MaxKeyNameLen   = account.MaxKeyNameLen
+	MaxSSODomainLen = 253
+	MaxAuditFilter  = 254 // characters of a text filter
+	AuditPageSize   = 50
+	MaxAuditExport  = 100000 // rows in one CSV export
 )
 
-// LimitKeyOps bounds API key creations and revocations per user, from the
-// seed's "token" scope.
-var LimitKeyOps = Limit{Requests: LimitKeyOpsCount, Window: time.Hour}
-
 func (s *Server) dashHome(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.accounts.ListMemberships(r.Context(), reqState(r).user.user.ID)
+	ms, err := s.accounts.ListMemberships(r.Context(), web.StateOf(r).User.User.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.dashPage(w, r, http.StatusOK, ui.PageOrgs, "orgs", ui.Page{Data: ms})
+	s.DashPage(w, r, http.StatusOK, ui.PageOrgs, "orgs", ui.Page{Data: ms})
 }
 
 func (s *Server) orgHome(w http.ResponseWriter, r *http.Request) {
-	s.redirect(w, r, "/dashboard/"+reqState(r).dash.org.Slug+"/live")
+	s.Redirect(w, r, "/dashboard/"+web.StateOf(r).Dash.Org.Slug+"/live")
 }
 
 // id parses a numeric URL parameter; a malformed one is a 404 like any
@@ -58,23 +54,6 @@ func idParam(r *http.Request, name string) (int64, error) {
 
 func chiParam(r *http.Request, name string) string { return chi.URLParam(r, name) }
 
-// errNotFoundHere is the answer to an object that is not in the request's
-// organization, and to whatever must look exactly like one.
-var errNotFoundHere = roomhub.Errorf(roomhub.ENOTFOUND, "Not found.")
-
-// notFoundHere fails with 404 for an object that is not in the request's
-// organization, auditing the attempt: it is how a probe for another
-// tenant's object looks from here.
-func (s *Server) notFoundHere(w http.ResponseWriter, r *http.Request, action, objType, objID string, err error) {
-	if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
-		s.security(r, "object_not_in_org", "org", reqState(r).dash.org.ID, "object", objType+":"+objID)
-		s.auditHere(r, action+".denied", objType, objID, "no such "+objType+" in this organization", false, nil)
-		s.fail(w, r, errNotFoundHere)
-		return
-	}
-	s.fail(w, r, err)
-}
-
 // Settings.
 
 type settingsData struct{ Settings roomhub.OrgSettings }
@@ -84,12 +63,12 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, code int, flash, formErr string) {
-	set, err := s.accounts.OrgSettings(r.Context(), reqState(r).dash.org.ID)
+	set, err := s.accounts.OrgSettings(r.Context(), web.StateOf(r).Dash.Org.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.dashPage(w, r, code, ui.PageSettings, "settings", ui.Page{Flash: flash, FormError: formErr, Data: settingsData{Settings: set}})
+	s.DashPage(w, r, code, ui.PageSettings, "settings", ui.Page{Flash: flash, FormError: formErr, Data: settingsData{Settings: set}})
 }
 
 // agoraHex reports whether v is an Agora App ID or certificate: 32 hex digits.
@@ -105,12 +84,12 @@ func agoraHex(v string) bool {
 // is sealed with APP_MASTER_KEY bound to this organization's row, and never
 // rendered again; an empty certificate keeps the stored one.
 func (s *Server) saveAgora(w http.ResponseWriter, r *http.Request) {
-	org := reqState(r).dash.org
+	org := web.StateOf(r).Dash.Org
 	appID := strings.TrimSpace(r.PostFormValue("app_id"))
 	cert := strings.TrimSpace(r.PostFormValue("certificate"))
 	set, err := s.accounts.OrgSettings(r.Context(), org.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	action := "credentials.update"
@@ -132,7 +111,7 @@ func (s *Server) saveAgora(w http.ResponseWriter, r *http.Request) {
 		if cert != "" {
 			sealed, err := s.box.Seal(strings.ToLower(cert), agoraAAD(org.ID))
 			if err != nil {
-				s.fail(w, r, err)
+				s.Fail(w, r, err)
 				return
 			}
 			set.AgoraCertificate = sealed
@@ -140,10 +119,10 @@ func (s *Server) saveAgora(w http.ResponseWriter, r *http.Request) {
 	}
 	set.OrgID, set.UpdatedAt = org.ID, s.clock.Now()
 	if err := s.accounts.SaveOrgSettings(r.Context(), set); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditHere(r, action, "org", org.Slug, "Agora credentials changed", true, map[string]any{"app_id": set.AgoraAppID, "certificate_changed": cert != ""})
+	s.AuditHere(r, action, "org", org.Slug, "Agora credentials changed", true, map[string]any{"app_id": set.AgoraAppID, "certificate_changed": cert != ""})
 	s.renderSettings(w, r, http.StatusOK, "Video credentials saved.", "")
 }
 
@@ -157,7 +136,7 @@ func agoraAAD(orgID int64) string {
 // operator verifies one (roomhub org verify-domain), so an organization
 // cannot claim someone else's domain and capture its users.
 func (s *Server) saveSSO(w http.ResponseWriter, r *http.Request) {
-	org := reqState(r).dash.org
+	org := web.StateOf(r).Dash.Org
 	domain := strings.ToLower(strings.TrimSpace(r.PostFormValue("sso_domain")))
 	if domain != "" && !validDomain(domain) {
 		s.renderSettings(w, r, http.StatusBadRequest, "", "Enter a domain name like example.com.")
@@ -165,7 +144,7 @@ func (s *Server) saveSSO(w http.ResponseWriter, r *http.Request) {
 	}
 	set, err := s.accounts.OrgSettings(r.Context(), org.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if domain != set.SSODomain {
@@ -173,10 +152,10 @@ func (s *Server) saveSSO(w http.ResponseWriter, r *http.Request) {
 	}
 	set.OrgID, set.SSODomain, set.SSOAutoProvision, set.UpdatedAt = org.ID, domain, r.PostFormValue("auto_provision") == "1", s.clock.Now()
 	if err := s.accounts.SaveOrgSettings(r.Context(), set); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditHere(r, "settings.sso", "org", org.Slug, "sign-on settings changed", true, map[string]any{"domain": domain, "auto_provision": set.SSOAutoProvision})
+	s.AuditHere(r, "settings.sso", "org", org.Slug, "sign-on settings changed", true, map[string]any{"domain": domain, "auto_provision": set.SSOAutoProvision})
 	s.renderSettings(w, r, http.StatusOK, "Sign-on settings saved.", "")
 }
 
@@ -211,17 +190,17 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d usersData) {
-	org := reqState(r).dash.org
+	org := web.StateOf(r).Dash.Org
 	var err error
 	if d.Users, err = s.accounts.ListOrgUsers(r.Context(), org.ID); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if d.Invitations, err = s.accounts.ListInvitations(r.Context(), org.ID, s.clock.Now()); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.dashPage(w, r, code, ui.PageUsers, "users", ui.Page{Flash: flash, FormError: formErr, Data: d})
+	s.DashPage(w, r, code, ui.PageUsers, "users", ui.Page{Flash: flash, FormError: formErr, Data: d})
 }
 
 // mayAssign reports whether the acting member may give role (only owners
@@ -231,61 +210,61 @@ func mayAssign(actor roomhub.Role, role roomhub.Role) bool {
 }
 
 func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	email, err := account.NormalizeEmail(r.PostFormValue("email"))
 	if err != nil {
 		s.renderUsers(w, r, http.StatusBadRequest, "", roomhub.ErrorMessage(err), usersData{})
 		return
 	}
 	role := roomhub.Role(r.PostFormValue("role"))
-	if !mayAssign(st.dash.m.Role, role) {
-		s.auditHere(r, "invitation.create.denied", "invitation", email, "role "+truncate(string(role), 20)+" may not be given by "+string(st.dash.m.Role), false, nil)
+	if !mayAssign(st.Dash.M.Role, role) {
+		s.AuditHere(r, "invitation.create.denied", "invitation", email, "role "+web.Truncate(string(role), 20)+" may not be given by "+string(st.Dash.M.Role), false, nil)
 		s.renderUsers(w, r, http.StatusBadRequest, "", "Choose a role you are allowed to give.", usersData{})
 		return
 	}
 	if u, err := s.accounts.UserByEmail(r.Context(), email); err == nil {
-		if _, err := s.accounts.Membership(r.Context(), st.dash.org.ID, u.ID); err == nil {
+		if _, err := s.accounts.Membership(r.Context(), st.Dash.Org.ID, u.ID); err == nil {
 			s.renderUsers(w, r, http.StatusConflict, "", email+" is already a member.", usersData{})
 			return
 		}
 	}
-	link, err := account.IssueInvitation(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.publicURL(r), st.dash.org.ID, email, role, st.user.user.ID)
+	link, err := account.IssueInvitation(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.PublicURL(r), st.Dash.Org.ID, email, role, st.User.User.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditHere(r, "invitation.create", "invitation", email, "invited as "+string(role), true, map[string]any{"role": string(role)})
+	s.AuditHere(r, "invitation.create", "invitation", email, "invited as "+string(role), true, map[string]any{"role": string(role)})
 	s.renderUsers(w, r, http.StatusOK, "", "", usersData{Link: link, LinkLabel: "Send this invitation link to " + email + "."})
 }
 
 func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 	id, err := idParam(r, "id")
 	if err == nil {
-		err = s.accounts.RevokeInvitation(r.Context(), reqState(r).dash.org.ID, id)
+		err = s.accounts.RevokeInvitation(r.Context(), web.StateOf(r).Dash.Org.ID, id)
 	}
 	if err != nil {
-		s.notFoundHere(w, r, "invitation.revoke", "invitation", chi.URLParam(r, "id"), err)
+		s.NotFoundHere(w, r, "invitation.revoke", "invitation", chi.URLParam(r, "id"), err)
 		return
 	}
-	s.auditHere(r, "invitation.revoke", "invitation", strconv.FormatInt(id, 10), "invitation revoked", true, nil)
+	s.AuditHere(r, "invitation.revoke", "invitation", strconv.FormatInt(id, 10), "invitation revoked", true, nil)
 	s.renderUsers(w, r, http.StatusOK, "Invitation revoked.", "", usersData{})
 }
 
 // target loads the membership a user action is about, in this organization
 // only, and checks the actor may act on it: admins cannot touch owners.
 func (s *Server) target(w http.ResponseWriter, r *http.Request, action string) (roomhub.Membership, bool) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	id, err := idParam(r, "id")
 	var m roomhub.Membership
 	if err == nil {
-		m, err = s.accounts.Membership(r.Context(), st.dash.org.ID, id)
+		m, err = s.accounts.Membership(r.Context(), st.Dash.Org.ID, id)
 	}
 	if err != nil {
-		s.notFoundHere(w, r, action, "user", chi.URLParam(r, "id"), err)
+		s.NotFoundHere(w, r, action, "user", chi.URLParam(r, "id"), err)
 		return m, false
 	}
-	if m.Role == roomhub.RoleOwner && st.dash.m.Role != roomhub.RoleOwner {
-		s.auditHere(r, action+".denied", "user", strconv.FormatInt(id, 10), "only an owner may change an owner", false, nil)
+	if m.Role == roomhub.RoleOwner && st.Dash.M.Role != roomhub.RoleOwner {
+		s.AuditHere(r, action+".denied", "user", strconv.FormatInt(id, 10), "only an owner may change an owner", false, nil)
 		s.renderUsers(w, r, http.StatusForbidden, "", "Only an owner can change an owner.", usersData{})
 		return m, false
 	}
@@ -296,13 +275,13 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request, action string) (
 // organization: a link outlives neither its issuer's role nor membership.
 // (The link pages also check the issuer again when a link is used.)
 func (s *Server) revokeIssued(r *http.Request, m roomhub.Membership) {
-	n, err := s.accounts.RevokeTokensIssuedBy(r.Context(), reqState(r).dash.org.ID, m.UserID)
+	n, err := s.accounts.RevokeTokensIssuedBy(r.Context(), web.StateOf(r).Dash.Org.ID, m.UserID)
 	if err != nil {
 		s.log.Error("links of a demoted user not revoked", "user", m.UserID, "err", err)
 		return
 	}
 	if n > 0 {
-		s.auditHere(r, "invitation.revoke", "user", strconv.FormatInt(m.UserID, 10),
+		s.AuditHere(r, "invitation.revoke", "user", strconv.FormatInt(m.UserID, 10),
 			strconv.Itoa(n)+" unused links issued by "+m.UserEmail+" revoked with their role", true, map[string]any{"count": n})
 	}
 }
@@ -313,22 +292,22 @@ func (s *Server) revokeIssued(r *http.Request, m roomhub.Membership) {
 // roomhub.ErrLastOwner: a 409 on the users page, audited.
 func (s *Server) ownerChangeFailed(w http.ResponseWriter, r *http.Request, m roomhub.Membership, err error) {
 	if errors.Is(err, roomhub.ErrLastOwner) {
-		s.auditHere(r, "owner.last.denied", "user", strconv.FormatInt(m.UserID, 10), "the last owner cannot be demoted or removed", false, map[string]any{"email": m.UserEmail})
+		s.AuditHere(r, "owner.last.denied", "user", strconv.FormatInt(m.UserID, 10), "the last owner cannot be demoted or removed", false, map[string]any{"email": m.UserEmail})
 	}
-	s.formError(w, r, err, func(code int, msg string) { s.renderUsers(w, r, code, "", msg, usersData{}) })
+	s.FormError(w, r, err, func(code int, msg string) { s.renderUsers(w, r, code, "", msg, usersData{}) })
 }
 
 // setRole changes a member's role. The member is signed out everywhere: a
 // session never carries privileges across a change of them.
 func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	m, ok := s.target(w, r, "permission.change")
 	if !ok {
 		return
 	}
 	role := roomhub.Role(r.PostFormValue("role"))
-	if !mayAssign(st.dash.m.Role, role) {
-		s.auditHere(r, "permission.change.denied", "user", strconv.FormatInt(m.UserID, 10), "role "+truncate(string(role), 20)+" may not be given by "+string(st.dash.m.Role), false, nil)
+	if !mayAssign(st.Dash.M.Role, role) {
+		s.AuditHere(r, "permission.change.denied", "user", strconv.FormatInt(m.UserID, 10), "role "+web.Truncate(string(role), 20)+" may not be given by "+string(st.Dash.M.Role), false, nil)
 		s.renderUsers(w, r, http.StatusBadRequest, "", "Choose a role you are allowed to give.", usersData{})
 		return
 	}
@@ -336,7 +315,7 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 		s.renderUsers(w, r, http.StatusOK, "Nothing changed.", "", usersData{})
 		return
 	}
-	if err := s.accounts.SetRole(r.Context(), st.dash.org.ID, m.UserID, role); err != nil {
+	if err := s.accounts.SetRole(r.Context(), st.Dash.Org.ID, m.UserID, role); err != nil {
 		s.ownerChangeFailed(w, r, m, err)
 		return
 	}
@@ -344,11 +323,11 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 	if !role.CanManage() {
 		s.revokeIssued(r, m)
 	}
-	s.auditHere(r, "permission.change", "user", strconv.FormatInt(m.UserID, 10), string(m.Role)+" → "+string(role), true,
+	s.AuditHere(r, "permission.change", "user", strconv.FormatInt(m.UserID, 10), string(m.Role)+" → "+string(role), true,
 		map[string]any{"from": string(m.Role), "to": string(role), "email": m.UserEmail})
-	if m.UserID == st.user.user.ID {
-		s.clearUserCookie(w)
-		s.redirect(w, r, "/login")
+	if m.UserID == st.User.User.ID {
+		s.ClearUserCookie(w)
+		s.Redirect(w, r, "/login")
 		return
 	}
 	s.renderUsers(w, r, http.StatusOK, "Role changed; "+m.UserEmail+" must sign in again.", "", usersData{})
@@ -361,12 +340,12 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 // the membership, so signing the person out of their other organizations
 // would be an account-wide act this organization may not do.
 func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	m, ok := s.target(w, r, "user.remove")
 	if !ok {
 		return
 	}
-	if err := s.accounts.RemoveMembership(r.Context(), st.dash.org.ID, m.UserID); err != nil {
+	if err := s.accounts.RemoveMembership(r.Context(), st.Dash.Org.ID, m.UserID); err != nil {
 		s.ownerChangeFailed(w, r, m, err)
 		return
 	}
@@ -376,10 +355,10 @@ func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 		s.accounts.DeleteUserSessions(r.Context(), m.UserID)
 	}
 	s.revokeIssued(r, m)
-	s.auditHere(r, "user.remove", "user", strconv.FormatInt(m.UserID, 10), m.UserEmail+" removed from the organization", true, map[string]any{"email": m.UserEmail})
-	if m.UserID == st.user.user.ID {
-		s.clearUserCookie(w)
-		s.redirect(w, r, "/login")
+	s.AuditHere(r, "user.remove", "user", strconv.FormatInt(m.UserID, 10), m.UserEmail+" removed from the organization", true, map[string]any{"email": m.UserEmail})
+	if m.UserID == st.User.User.ID {
+		s.ClearUserCookie(w)
+		s.Redirect(w, r, "/login")
 		return
 	}
 	s.renderUsers(w, r, http.StatusOK, m.UserEmail+" was removed.", "", usersData{})
@@ -420,22 +399,22 @@ func resetRefusal(actor, target roomhub.Membership, all []roomhub.Membership) (w
 // user who is not in this organization gets (target), so the answer says
 // nothing about other organizations.
 func (s *Server) mayResetAccount(w http.ResponseWriter, r *http.Request, m roomhub.Membership, action string) bool {
-	st := reqState(r)
+	st := web.StateOf(r)
 	all, err := s.accounts.ListMemberships(r.Context(), m.UserID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return false
 	}
-	why, hidden := resetRefusal(st.dash.m, m, all)
+	why, hidden := resetRefusal(st.Dash.M, m, all)
 	if why == "" {
 		return true
 	}
-	s.security(r, "account_reset_refused", "org", st.dash.org.ID, "user", m.UserID, "why", why)
-	s.auditHere(r, action+".denied", "user", strconv.FormatInt(m.UserID, 10), why, false, map[string]any{"email": m.UserEmail})
+	s.Security(r, "account_reset_refused", "org", st.Dash.Org.ID, "user", m.UserID, "why", why)
+	s.AuditHere(r, action+".denied", "user", strconv.FormatInt(m.UserID, 10), why, false, map[string]any{"email": m.UserEmail})
 	switch {
 	case hidden:
-		s.fail(w, r, errNotFoundHere)
-	case m.UserID == st.user.user.ID:
+		s.Fail(w, r, web.ErrNotFoundHere)
+	case m.UserID == st.User.User.ID:
 		s.renderUsers(w, r, http.StatusForbidden, "", "You cannot reset your own password or two-factor authentication here. Ask another owner of the organization.", usersData{})
 	default:
 		s.renderUsers(w, r, http.StatusForbidden, "", "Only an owner can reset an admin's password or two-factor authentication.", usersData{})
@@ -451,31 +430,31 @@ func (s *Server) resetTwoFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.accounts.SetTOTP(r.Context(), m.UserID, "", nil); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.accounts.DeleteUserSessions(r.Context(), m.UserID)
-	s.auditHere(r, "2fa.reset", "user", strconv.FormatInt(m.UserID, 10), "two-factor authentication reset for "+m.UserEmail, true, map[string]any{"email": m.UserEmail})
-	if m.UserID == reqState(r).user.user.ID {
-		s.clearUserCookie(w)
-		s.redirect(w, r, "/login")
+	s.AuditHere(r, "2fa.reset", "user", strconv.FormatInt(m.UserID, 10), "two-factor authentication reset for "+m.UserEmail, true, map[string]any{"email": m.UserEmail})
+	if m.UserID == web.StateOf(r).User.User.ID {
+		s.ClearUserCookie(w)
+		s.Redirect(w, r, "/login")
 		return
 	}
 	s.renderUsers(w, r, http.StatusOK, "Two-factor authentication reset for "+m.UserEmail+".", "", usersData{})
 }
 
 func (s *Server) resetPasswordLink(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	m, ok := s.target(w, r, "password.reset")
 	if !ok || !s.mayResetAccount(w, r, m, "password.reset") {
 		return
 	}
-	link, err := account.IssueReset(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.publicURL(r), st.dash.org.ID, m.UserID, m.UserEmail, st.user.user.ID)
+	link, err := account.IssueReset(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.PublicURL(r), st.Dash.Org.ID, m.UserID, m.UserEmail, st.User.User.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditHere(r, "password.reset_link", "user", strconv.FormatInt(m.UserID, 10), "password reset link created for "+m.UserEmail, true, nil)
+	s.AuditHere(r, "password.reset_link", "user", strconv.FormatInt(m.UserID, 10), "password reset link created for "+m.UserEmail, true, nil)
 	s.renderUsers(w, r, http.StatusOK, "", "", usersData{Link: link, LinkLabel: "Send this password reset link to " + m.UserEmail + "."})
 }
 
@@ -491,30 +470,30 @@ func (s *Server) keysPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, code int, flash, formErr, newKey string) {
-	keys, err := s.accounts.ListAPIKeys(r.Context(), reqState(r).dash.org.ID)
+	keys, err := s.accounts.ListAPIKeys(r.Context(), web.StateOf(r).Dash.Org.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.dashPage(w, r, code, ui.PageKeys, "keys", ui.Page{Flash: flash, FormError: formErr, Data: keysData{Keys: keys, NewKey: newKey}})
+	s.DashPage(w, r, code, ui.PageKeys, "keys", ui.Page{Flash: flash, FormError: formErr, Data: keysData{Keys: keys, NewKey: newKey}})
 }
 
 // createKey makes a key and shows it once; only its HMAC is stored.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if name == "" || len([]rune(name)) > MaxKeyNameLen {
 		s.renderKeys(w, r, http.StatusBadRequest, "", "Give the key a name of 1 to "+strconv.Itoa(MaxKeyNameLen)+" characters.", "")
 		return
 	}
 	key, prefix, hash := account.NewAPIKey(s.cfg.APIKeySecret)
-	k, err := s.accounts.CreateAPIKey(r.Context(), roomhub.APIKey{OrgID: st.dash.org.ID, Name: name, Prefix: prefix, Hash: hash,
-		CreatedBy: st.user.user.ID, CreatedAt: s.clock.Now()})
+	k, err := s.accounts.CreateAPIKey(r.Context(), roomhub.APIKey{OrgID: st.Dash.Org.ID, Name: name, Prefix: prefix, Hash: hash,
+		CreatedBy: st.User.User.ID, CreatedAt: s.clock.Now()})
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditHere(r, "apikey.create", "apikey", strconv.FormatInt(k.ID, 10), "key "+name+" created", true, map[string]any{"prefix": prefix})
+	s.AuditHere(r, "apikey.create", "apikey", strconv.FormatInt(k.ID, 10), "key "+name+" created", true, map[string]any{"prefix": prefix})
 	w.Header().Set("Cache-Control", "no-store")
 	s.renderKeys(w, r, http.StatusOK, "", "", key)
 }
@@ -522,13 +501,13 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	id, err := idParam(r, "id")
 	if err == nil {
-		err = s.accounts.RevokeAPIKey(r.Context(), reqState(r).dash.org.ID, id, s.clock.Now())
+		err = s.accounts.RevokeAPIKey(r.Context(), web.StateOf(r).Dash.Org.ID, id, s.clock.Now())
 	}
 	if err != nil {
-		s.notFoundHere(w, r, "apikey.revoke", "apikey", chi.URLParam(r, "id"), err)
+		s.NotFoundHere(w, r, "apikey.revoke", "apikey", chi.URLParam(r, "id"), err)
 		return
 	}
-	s.auditHere(r, "apikey.revoke", "apikey", strconv.FormatInt(id, 10), "key revoked", true, nil)
+	s.AuditHere(r, "apikey.revoke", "apikey", strconv.FormatInt(id, 10), "key revoked", true, nil)
 	s.renderKeys(w, r, http.StatusOK, "Key revoked.", "", "")
 }
 
@@ -592,13 +571,13 @@ func auditFilter(q url.Values) (roomhub.AuditFilter, auditData, error) {
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	f, d, err := auditFilter(r.URL.Query())
 	if err != nil {
-		s.dashPage(w, r, http.StatusBadRequest, ui.PageAudit, "audit", ui.Page{FormError: roomhub.ErrorMessage(err), Data: d})
+		s.DashPage(w, r, http.StatusBadRequest, ui.PageAudit, "audit", ui.Page{FormError: roomhub.ErrorMessage(err), Data: d})
 		return
 	}
 	f.Limit = AuditPageSize
-	d.Entries, err = s.accounts.QueryAudit(r.Context(), reqState(r).dash.org.ID, f)
+	d.Entries, err = s.accounts.QueryAudit(r.Context(), web.StateOf(r).Dash.Org.ID, f)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if len(d.Entries) == AuditPageSize {
@@ -606,29 +585,29 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 		v.Set("before", strconv.FormatInt(d.Entries[len(d.Entries)-1].ID, 10))
 		d.Older = v.Encode()
 	}
-	s.dashPage(w, r, http.StatusOK, ui.PageAudit, "audit", ui.Page{Data: d})
+	s.DashPage(w, r, http.StatusOK, ui.PageAudit, "audit", ui.Page{Data: d})
 }
 
 // auditCSV exports the filtered log, newest first, paging through the store
 // up to MaxAuditExport rows. The export itself is audited.
 func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	f, d, err := auditFilter(r.URL.Query())
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditHere(r, "audit.export", "audit_log", "", "audit log exported as CSV", true, map[string]any{"filters": d.Query})
+	s.AuditHere(r, "audit.export", "audit_log", "", "audit log exported as CSV", true, map[string]any{"filters": d.Query})
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="roomhub-audit-`+st.dash.org.Slug+`.csv"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="roomhub-audit-`+st.Dash.Org.Slug+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"id", "time", "actor_id", "actor_name", "action", "object_type", "object_id", "description", "ip", "user_agent", "path", "success", "extra"})
 	f.Limit = 1000
 	for n := 0; n < MaxAuditExport; {
-		rows, err := s.accounts.QueryAudit(r.Context(), st.dash.org.ID, f)
+		rows, err := s.accounts.QueryAudit(r.Context(), st.Dash.Org.ID, f)
 		if err != nil {
-			s.log.Error("audit export failed", "request_id", st.id, "err", err)
+			s.log.Error("audit export failed", "request_id", st.ID, "err", err)
 			break
 		}
 		for _, e := range rows {

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"roomhub/server"
+	"roomhub/server/web"
 )
 
 // TestAPIDocument holds docs/api.md to the router: every route the server
@@ -42,28 +43,28 @@ func TestAPIDocument(t *testing.T) {
 	if err != nil || routes < 9 {
 		t.Fatalf("walked %d routes: %v", routes, err)
 	}
-	for route, l := range map[string]server.Limit{
-		"GET /get_token/": server.LimitGetToken, "POST /create_member/": server.LimitCreateMember,
-		"GET /get_member/": server.LimitGetMember, "POST /delete_member/": server.LimitDeleteMember,
-		"GET /ws/{room}": server.LimitWebSocket,
+	for route, l := range map[string]web.Limit{
+		"GET /get_token/": web.LimitGetToken, "POST /create_member/": web.LimitCreateMember,
+		"GET /get_member/": web.LimitGetMember, "POST /delete_member/": web.LimitDeleteMember,
+		"GET /ws/{room}": web.LimitWebSocket,
 	} {
 		if want := fmt.Sprintf("| `%s` | %d per minute |", route, l.Requests); !strings.Contains(doc, want) {
 			t.Errorf("rate limit row %q missing", want)
 		}
 	}
-	for row, l := range map[string]server.Limit{
-		"| `POST /login` (and the 2FA and SSO steps) |":          server.LimitLogin,
-		"| invitation and password-reset links (`POST`) |":       server.LimitPasswordReset,
-		"| API key creation and revocation, per user |":          server.LimitKeyOps,
-		"| server API, per key |":                                server.LimitAPIKey,
-		"| server API without a valid key, per IP |":             server.LimitAPIAnonymous,
-		"| room invite links (`GET` and `POST /join/{token}`) |": server.LimitRoomInvite,
+	for row, l := range map[string]web.Limit{
+		"| `POST /login` (and the 2FA and SSO steps) |":          web.LimitLogin,
+		"| invitation and password-reset links (`POST`) |":       web.LimitPasswordReset,
+		"| API key creation and revocation, per user |":          web.LimitKeyOps,
+		"| server API, per key |":                                web.LimitAPIKey,
+		"| server API without a valid key, per IP |":             web.LimitAPIAnonymous,
+		"| room invite links (`GET` and `POST /join/{token}`) |": web.LimitRoomInvite,
 	} {
 		if want := fmt.Sprintf("%s %d per hour |", row, l.Requests); !strings.Contains(doc, want) || l.Window != time.Hour {
 			t.Errorf("rate limit row %q missing", want)
 		}
 	}
-	if want := fmt.Sprintf("body over %d KiB", server.MaxBodyBytes>>10); !strings.Contains(doc, want) {
+	if want := fmt.Sprintf("body over %d KiB", web.MaxBodyBytes>>10); !strings.Contains(doc, want) {
 		t.Errorf("api.md does not say %q", want)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"roomhub/config"
-	"roomhub/server"
+	"roomhub/server/web"
 )
 
 func TestGetToken(t *testing.T) {
@@ -60,7 +60,7 @@ func TestGetToken(t *testing.T) {
 		res, _ := u.do("GET", "/get_token/?channel=r", nil, nil)
 		var c *http.Cookie
 		for _, k := range res.Cookies() {
-			if k.Name == server.SessionCookie {
+			if k.Name == web.SessionCookie {
 				c = k
 			}
 		}
@@ -122,7 +122,7 @@ func TestValidation(t *testing.T) {
 		}
 	})
 	t.Run("oversized body", func(t *testing.T) {
-		big := `{"name":"` + strings.Repeat("a", server.MaxBodyBytes) + `"}`
+		big := `{"name":"` + strings.Repeat("a", web.MaxBodyBytes) + `"}`
 		res, body := u.do("POST", "/create_member/", strings.NewReader(big), map[string]string{"Content-Type": "application/json", "X-CSRF-Token": u.csrf})
 		if res.StatusCode != 400 || !strings.Contains(body, "too large") {
 			t.Fatalf("status %d body %s", res.StatusCode, body)
@@ -248,15 +248,15 @@ func TestCSRF(t *testing.T) {
 func TestRateLimits(t *testing.T) {
 	tests := []struct {
 		name   string
-		limit  server.Limit
+		limit  web.Limit
 		method string
 		path   string
 	}{
-		{"get_token", server.LimitGetToken, "GET", "/get_token/?channel=r"},
-		{"get_member", server.LimitGetMember, "GET", "/get_member/?UID=1&room_name=r"},
-		{"create_member", server.LimitCreateMember, "POST", "/create_member/"},
-		{"delete_member", server.LimitDeleteMember, "POST", "/delete_member/"},
-		{"websocket", server.LimitWebSocket, "GET", "/ws/r"},
+		{"get_token", web.LimitGetToken, "GET", "/get_token/?channel=r"},
+		{"get_member", web.LimitGetMember, "GET", "/get_member/?UID=1&room_name=r"},
+		{"create_member", web.LimitCreateMember, "POST", "/create_member/"},
+		{"delete_member", web.LimitDeleteMember, "POST", "/delete_member/"},
+		{"websocket", web.LimitWebSocket, "GET", "/ws/r"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

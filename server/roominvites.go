@@ -5,12 +5,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"roomhub"
 	"roomhub/room"
+	"roomhub/server/web"
 	"roomhub/ui"
 )
 
@@ -18,16 +18,13 @@ import (
 // open and redeem them; signing, checking and counting uses are the room
 // package's (room/invite.go).
 
-// LimitRoomInvite bounds opening and redeeming invite links per client IP.
-var LimitRoomInvite = Limit{Requests: 30, Window: time.Hour}
-
 // createRoomInvite makes an invite link and shows it once.
 func (s *Server) createRoomInvite(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.dashRoom(w, r, "room.invite.create")
 	if !ok {
 		return
 	}
-	st := reqState(r)
+	st := web.StateOf(r)
 	hours, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("hours")))
 	if err != nil {
 		hours = 0 // out of range: the rule refuses it with its message
@@ -38,18 +35,18 @@ func (s *Server) createRoomInvite(w http.ResponseWriter, r *http.Request) {
 			uses = -1 // out of range, as above
 		}
 	}
-	token, inv, err := s.rules.Invite(r.Context(), key, st.user.user.Email, hours, uses)
+	token, inv, err := s.rules.Invite(r.Context(), key, st.User.User.Email, hours, uses)
 	if err == room.ErrInviteHours || err == room.ErrInviteUses {
 		s.renderRoom(w, r, key, http.StatusBadRequest, "", roomhub.ErrorMessage(err), "")
 		return
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	s.auditHere(r, "room.invite.create", "room_invite", strconv.FormatInt(inv.ID, 10), "invite link for "+key.Room+" created", true,
+	s.AuditHere(r, "room.invite.create", "room_invite", strconv.FormatInt(inv.ID, 10), "invite link for "+key.Room+" created", true,
 		map[string]any{"room": key.Room, "hours": hours, "max_uses": uses})
-	s.renderRoom(w, r, key, http.StatusOK, "", "", s.publicURL(r)+s.orgBase(st.dash.org)+"/join/"+token)
+	s.renderRoom(w, r, key, http.StatusOK, "", "", s.PublicURL(r)+web.OrgBase(st.Dash.Org)+"/join/"+token)
 }
 
 func (s *Server) revokeRoomInvite(w http.ResponseWriter, r *http.Request) {
@@ -62,19 +59,11 @@ func (s *Server) revokeRoomInvite(w http.ResponseWriter, r *http.Request) {
 		err = s.rules.RevokeInvite(r.Context(), key, id)
 	}
 	if err != nil {
-		s.notFoundHere(w, r, "room.invite.revoke", "room_invite", chi.URLParam(r, "id"), err)
+		s.NotFoundHere(w, r, "room.invite.revoke", "room_invite", chi.URLParam(r, "id"), err)
 		return
 	}
-	s.auditHere(r, "room.invite.revoke", "room_invite", strconv.FormatInt(id, 10), "invite link for "+key.Room+" revoked", true, nil)
+	s.AuditHere(r, "room.invite.revoke", "room_invite", strconv.FormatInt(id, 10), "invite link for "+key.Room+" revoked", true, nil)
 	s.renderRoom(w, r, key, http.StatusOK, "Invite link revoked.", "", "")
-}
-
-// orgBase is the participant URL prefix of an organization.
-func (s *Server) orgBase(o roomhub.Org) string {
-	if o.Slug == roomhub.DefaultOrgSlug {
-		return ""
-	}
-	return "/o/" + url.PathEscape(o.Slug)
 }
 
 // Participant side.
@@ -86,39 +75,39 @@ type joinData struct {
 
 // joinPage shows where an invite link leads, using nothing up.
 func (s *Server) joinPage(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	token := chi.URLParam(r, "token")
-	room, err := s.rules.OpenInvite(token, st.org.ID)
+	room, err := s.rules.OpenInvite(token, st.Org.ID)
 	if err != nil {
-		s.security(r, "room_invite_invalid", "org", st.org.ID)
-		s.fail(w, r, err)
+		s.Security(r, "room_invite_invalid", "org", st.Org.ID)
+		s.Fail(w, r, err)
 		return
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	s.page(w, r, http.StatusOK, ui.PageJoin, ui.Page{Title: "Invitation to " + room, Data: joinData{Room: room, Token: token}})
+	s.Page(w, r, http.StatusOK, ui.PageJoin, ui.Page{Title: "Invitation to " + room, Data: joinData{Room: room, Token: token}})
 }
 
 // redeemInvite takes one use of the link and gives the session a pass for
 // the room, then sends the visitor to the lobby with the room filled in.
 func (s *Server) redeemInvite(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	token := chi.URLParam(r, "token")
-	room, pass, err := s.rules.Redeem(r.Context(), st.org.ID, token)
+	room, pass, err := s.rules.Redeem(r.Context(), st.Org.ID, token)
 	if err != nil {
-		s.security(r, "room_invite_refused", "org", st.org.ID)
-		s.fail(w, r, err)
+		s.Security(r, "room_invite_refused", "org", st.Org.ID)
+		s.Fail(w, r, err)
 		return
 	}
-	sess, err := s.session(w, r)
+	sess, err := s.Session(w, r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	sess.AddPass(pass)
-	if err := s.saveSession(r, sess); err != nil {
-		s.fail(w, r, err)
+	if err := s.SaveSession(r, sess); err != nil {
+		s.Fail(w, r, err)
 		return
 	}
 	s.audit(r, sess, "room.invite.use", parsed{room: room}, true, "invite link redeemed")
-	http.Redirect(w, r, st.base+"/?room="+url.QueryEscape(room), http.StatusSeeOther)
+	http.Redirect(w, r, st.Base+"/?room="+url.QueryEscape(room), http.StatusSeeOther)
 }

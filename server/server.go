@@ -23,46 +23,10 @@ import (
 	"roomhub/hub"
 	"roomhub/room"
 	"roomhub/secret"
+	"roomhub/server/web"
 	"roomhub/sso"
 	"roomhub/ui"
 )
-
-// Rate limits per client IP, from the seed.
-var (
-	LimitGetToken     = Limit{Requests: 10, Window: time.Minute}
-	LimitCreateMember = Limit{Requests: 30, Window: time.Minute}
-	LimitGetMember    = Limit{Requests: 60, Window: time.Minute}
-	LimitDeleteMember = Limit{Requests: 30, Window: time.Minute}
-	LimitWebSocket    = Limit{Requests: 60, Window: time.Minute}
-)
-
-// Limit is a number of requests per window.
-type Limit struct {
-	Requests int
-	Window   time.Duration
-}
-
-// Observer receives what the server measures; the metrics package
-// implements it. The zero Deps observe nothing.
-type Observer interface {
-	Request(route, method string, code int, d time.Duration)
-	RateLimited(limit string)
-	CSRFFailure()
-	TokenMinted(ok bool)
-	LoginFailed()
-	Lockout()
-	CrossOrgAttempt()
-}
-
-type noObserver struct{}
-
-func (noObserver) Request(string, string, int, time.Duration) {}
-func (noObserver) RateLimited(string)                         {}
-func (noObserver) CSRFFailure()                               {}
-func (noObserver) TokenMinted(bool)                           {}
-func (noObserver) LoginFailed()                               {}
-func (noObserver) Lockout()                                   {}
-func (noObserver) CrossOrgAttempt()                           {}
 
 // Deps are what the server is wired from; cmd/roomhub builds them.
 type Deps struct {
@@ -98,8 +62,13 @@ type Deps struct {
 	Observer Observer
 }
 
+// Observer receives what the server measures; the metrics package
+// implements it.
+type Observer = web.Observer
+
 // Server handles HTTP.
 type Server struct {
+	*web.Kit
 	cfg      config.Config
 	store    roomhub.Store
 	accounts roomhub.Accounts
@@ -118,13 +87,10 @@ type Server struct {
 	ui          *ui.UI
 	log         *slog.Logger
 	clock       clock.Clock
-	cop         *http.CrossOriginProtection
-	counter     func(name string, window time.Duration) httprate.LimitCounter
 	ready       func(ctx context.Context) error
-	obs         Observer
+	obs         web.Observer
 	defaultOrg  roomhub.Org
 	router      chi.Router
-	limiters    map[string]func(http.Handler) http.Handler // by limit name, built with the routes
 }
 
 // New builds the server and its routes. It loads the default organization,
@@ -132,20 +98,18 @@ type Server struct {
 func New(ctx context.Context, d Deps) (*Server, error) {
 	s := &Server{cfg: d.Config, store: d.Store, accounts: d.Accounts, rooms: d.Rooms, history: d.History, node: d.Node, tokens: d.Tokens,
 		box: d.Box, policy: d.Policy, sso: d.SSO, ui: d.UI,
-		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready, obs: d.Observer}
+		log: d.Log, clock: d.Clock, ready: d.Ready}
 	if s.accounts == nil || s.rooms == nil || d.Moderation == nil || s.tokens == nil || s.box == nil || s.policy == nil {
 		return nil, errors.New("server: Accounts, Rooms, Moderation, Tokens, Box and Policy are required")
 	}
 	s.hasher = account.NewHasher()
-	if s.obs == nil {
-		s.obs = noObserver{}
+	kit, err := web.New(web.Deps{Config: d.Config, Store: d.Store, Tokens: d.Tokens, UI: d.UI, Log: d.Log, Clock: d.Clock,
+		LimitCounter: d.LimitCounter, Observer: d.Observer})
+	if err != nil {
+		return nil, err
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.clock == nil {
-		s.clock = clock.Real{}
-	}
+	s.Kit = kit
+	s.log, s.clock, s.obs = kit.Log(), kit.Clock(), kit.Observer()
 	s.rules = room.New(room.Deps{Members: d.Store, Moderation: d.Moderation, Node: d.Node, Clock: s.clock, SecretKey: s.cfg.SecretKey})
 	if s.ready == nil {
 		s.ready = d.Store.Ping
@@ -155,13 +119,6 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.defaultOrg = org
-	s.cop = http.NewCrossOriginProtection()
-	for _, o := range s.cfg.CORSOrigins {
-		if err := s.cop.AddTrustedOrigin(o); err != nil {
-			return nil, err
-		}
-	}
-	s.limiters = map[string]func(http.Handler) http.Handler{}
 	s.router = s.routes()
 	return s, nil
 }
@@ -173,15 +130,15 @@ func (s *Server) Router() chi.Router { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.begin, s.checkHost, s.redirectHTTPS, s.headers, s.cors)
+	r.Use(s.Begin, s.CheckHost, s.RedirectHTTPS, s.Headers, s.CORS)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
+		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "Method not allowed.", RequestID: reqState(r).id})
+		web.WriteJSON(w, http.StatusMethodNotAllowed, web.ErrorBody{Error: "Method not allowed.", RequestID: web.StateOf(r).ID})
 	})
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", s.readyz)
 	r.Handle("/static/*", s.ui.Static())
@@ -190,29 +147,29 @@ func (s *Server) routes() chi.Router {
 	// organization, at "/o/{org}/" for the others.
 	// Accounts and the dashboard.
 	r.Group(func(r chi.Router) {
-		r.Use(s.csrf)
+		r.Use(s.CSRF)
 		r.Get("/login", s.loginPage)
-		r.With(s.limit("login", LimitLogin)).Post("/login", s.login)
+		r.With(s.Limit("login", web.LimitLogin)).Post("/login", s.login)
 		r.Get("/login/2fa", s.twoFactorPage)
-		r.With(s.limit("login", LimitLogin)).Post("/login/2fa", s.twoFactor)
+		r.With(s.Limit("login", web.LimitLogin)).Post("/login/2fa", s.twoFactor)
 		r.Get("/2fa/enrol", s.enrolPage)
-		r.With(s.limit("login", LimitLogin)).Post("/2fa/enrol", s.enrol)
+		r.With(s.Limit("login", web.LimitLogin)).Post("/2fa/enrol", s.enrol)
 		r.Post("/logout", s.logout)
 		r.With(s.requireUser).Post("/logout/all", s.logoutAll)
 		r.Get("/auth/sso/{provider}", s.ssoBegin) // only completing a sign-in counts
 
-		r.With(s.limit("login", LimitLogin)).Get("/auth/sso/{provider}/callback", s.ssoCallback)
+		r.With(s.Limit("login", web.LimitLogin)).Get("/auth/sso/{provider}/callback", s.ssoCallback)
 		// Only the forms count against the limit: a link token has 256
 		// random bits, so looking pages up cannot guess one.
 		r.Get("/invite/{token}", s.invitePage)
-		r.With(s.limit("password_reset", LimitPasswordReset)).Post("/invite/{token}", s.acceptInvite)
+		r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/invite/{token}", s.acceptInvite)
 		r.Get("/reset/{token}", s.resetPage)
-		r.With(s.limit("password_reset", LimitPasswordReset)).Post("/reset/{token}", s.reset)
+		r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/reset/{token}", s.reset)
 		r.Route("/dashboard", func(r chi.Router) {
 			r.Use(s.requireUser)
 			r.Get("/", s.dashHome)
 			r.Route("/{org}", func(r chi.Router) {
-				r.Use(s.withDashOrg)
+				r.Use(s.DashOrg(s.accounts))
 				r.Get("/", s.orgHome)
 				r.Get("/settings", s.settingsPage)
 				r.Get("/users", s.usersPage)
@@ -225,7 +182,7 @@ func (s *Server) routes() chi.Router {
 				r.Get("/history", s.historyPage)
 				r.Get("/rooms/{room}", s.roomPage)
 				r.Group(func(r chi.Router) {
-					r.Use(s.requireManage)
+					r.Use(s.RequireManage)
 					r.Post("/settings/agora", s.saveAgora)
 					r.Post("/settings/sso", s.saveSSO)
 					r.Post("/invitations", s.createInvitation)
@@ -239,8 +196,8 @@ func (s *Server) routes() chi.Router {
 					r.Post("/rooms/{room}/settings", s.saveRoomSettings)
 					r.Post("/rooms/{room}/invites", s.createRoomInvite)
 					r.Post("/rooms/{room}/invites/{id}/revoke", s.revokeRoomInvite)
-					keyOps := s.limitBy("api_key_ops", LimitKeyOps, func(r *http.Request) string {
-						return strconv.FormatInt(reqState(r).user.user.ID, 10)
+					keyOps := s.LimitBy("api_key_ops", web.LimitKeyOps, func(r *http.Request) string {
+						return strconv.FormatInt(web.StateOf(r).User.User.ID, 10)
 					})
 					r.With(keyOps).Post("/keys", s.createKey)
 					r.With(keyOps).Post("/keys/{id}/revoke", s.revokeKey)
@@ -251,9 +208,9 @@ func (s *Server) routes() chi.Router {
 				// at most LimitWebhookOps per user.
 				r.Get("/webhooks", s.webhooksPage)
 				r.Group(func(r chi.Router) {
-					r.Use(s.requireManage)
-					hookOps := s.limitBy("webhook_ops", LimitWebhookOps, func(r *http.Request) string {
-						return strconv.FormatInt(reqState(r).user.user.ID, 10)
+					r.Use(s.RequireManage)
+					hookOps := s.LimitBy("webhook_ops", web.LimitWebhookOps, func(r *http.Request) string {
+						return strconv.FormatInt(web.StateOf(r).User.User.ID, 10)
 					})
 					r.With(hookOps).Post("/webhooks", s.createWebhook)
 					r.With(hookOps).Post("/webhooks/{id}/delete", s.deleteWebhook)
@@ -278,23 +235,23 @@ func (s *Server) routes() chi.Router {
 
 func (s *Server) participantRoutes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.csrf)
+	r.Use(s.CSRF)
 	r.Get("/", s.lobby)
 	r.Get("/room/", s.room)
-	r.With(s.limit("get_token", LimitGetToken)).Get("/get_token/", s.getToken)
-	r.With(s.limit("create_member", LimitCreateMember)).Post("/create_member/", s.createMember)
-	r.With(s.limit("get_member", LimitGetMember)).Get("/get_member/", s.getMember)
-	r.With(s.limit("delete_member", LimitDeleteMember)).Post("/delete_member/", s.deleteMember)
-	r.With(s.limit("websocket", LimitWebSocket)).Get("/ws/{room}", s.websocket)
-	r.With(s.limit("room_invite", LimitRoomInvite)).Get("/join/{token}", s.joinPage)
-	r.With(s.limit("room_invite", LimitRoomInvite)).Post("/join/{token}", s.redeemInvite)
+	r.With(s.Limit("get_token", web.LimitGetToken)).Get("/get_token/", s.getToken)
+	r.With(s.Limit("create_member", web.LimitCreateMember)).Post("/create_member/", s.createMember)
+	r.With(s.Limit("get_member", web.LimitGetMember)).Get("/get_member/", s.getMember)
+	r.With(s.Limit("delete_member", web.LimitDeleteMember)).Post("/delete_member/", s.deleteMember)
+	r.With(s.Limit("websocket", web.LimitWebSocket)).Get("/ws/{room}", s.websocket)
+	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Get("/join/{token}", s.joinPage)
+	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Post("/join/{token}", s.redeemInvite)
 	return r
 }
 
 func (s *Server) withDefaultOrg(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := reqState(r)
-		st.org, st.base = s.defaultOrg, ""
+		st := web.StateOf(r)
+		st.Org, st.Base = s.defaultOrg, ""
 		next.ServeHTTP(w, r)
 	})
 }
@@ -304,76 +261,18 @@ func (s *Server) withOrg(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := chi.URLParam(r, "org")
 		if roomhub.ValidateOrgSlug(slug) != nil {
-			s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
+			s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 			return
 		}
 		org, err := s.store.OrgBySlug(r.Context(), slug)
 		if err != nil {
-			s.fail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
-		st := reqState(r)
-		st.org, st.base = org, "/o/"+org.Slug
+		st := web.StateOf(r)
+		st.Org, st.Base = org, "/o/"+org.Slug
 		next.ServeHTTP(w, r)
 	})
-}
-
-// limit applies a per-client-IP rate limit. Over it: 429 with Retry-After
-// and a JSON body saying the limit and when to retry.
-func (s *Server) limit(name string, l Limit) func(http.Handler) http.Handler {
-	return s.limitBy(name, l, func(r *http.Request) string { return reqState(r).ip.String() })
-}
-
-// limitBy applies a rate limit counted per key(r): a user, an API key.
-// Routes sharing a limit name share one budget (login and its second
-// factor, the two link forms), so the limiter is made once per name.
-func (s *Server) limitBy(name string, l Limit, key func(*http.Request) string) func(http.Handler) http.Handler {
-	if mw, ok := s.limiters[name]; ok {
-		return mw
-	}
-	mw := s.newLimiter(name, l, key)
-	s.limiters[name] = mw
-	return mw
-}
-
-func (s *Server) newLimiter(name string, l Limit, key func(*http.Request) string) func(http.Handler) http.Handler {
-	opts := []httprate.Option{
-		httprate.WithKeyFuncs(func(r *http.Request) (string, error) {
-			return name + "|" + key(r), nil
-		}),
-		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
-			if retry <= 0 {
-				retry = int(l.Window / time.Second)
-				w.Header().Set("Retry-After", strconv.Itoa(retry))
-			}
-			s.security(r, "rate_limited", "limit", name)
-			s.obs.RateLimited(name)
-			writeJSON(w, http.StatusTooManyRequests, map[string]any{
-				"error":               "Too many requests. Please wait before trying again.",
-				"limit":               strconv.Itoa(l.Requests) + " per " + windowName(l.Window),
-				"retry_after_seconds": retry,
-				"request_id":          reqState(r).id,
-			})
-		}),
-		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
-			s.fail(w, r, roomhub.Unavailable("rate limiting", err))
-		}),
-	}
-	if s.counter != nil {
-		opts = append(opts, httprate.WithLimitCounter(s.counter(name, l.Window)))
-	}
-	return httprate.NewRateLimiter(l.Requests, l.Window, opts...).Handler
-}
-
-func windowName(d time.Duration) string {
-	switch d {
-	case time.Minute:
-		return "minute"
-	case time.Hour:
-		return "hour"
-	}
-	return d.String()
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -381,27 +280,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
 		s.log.Error("not ready", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// page renders a page with the request's nonce, CSRF token and org.
-func (s *Server) page(w http.ResponseWriter, r *http.Request, code int, name string, p ui.Page) {
-	st := reqState(r)
-	p.Nonce = st.nonce
-	p.CSRFToken = s.csrfToken(s.ensureCookie(w, r))
-	p.Base = st.base
-	p.OrgName = st.org.Name
-	if st.org.ID != 0 {
-		if m, err := s.tokens.For(r.Context(), st.org.ID); err == nil {
-			p.VideoConfigured = m.Configured()
-		}
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	if err := s.ui.Render(w, code, name, p); err != nil {
-		s.log.Error("render failed", "page", name, "err", err)
-		http.Error(w, "An internal error occurred.", http.StatusInternalServerError)
-	}
+	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

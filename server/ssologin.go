@@ -13,6 +13,7 @@ import (
 
 	"roomhub"
 	"roomhub/account"
+	"roomhub/server/web"
 )
 
 // SSO flow limits.
@@ -72,12 +73,12 @@ func (s *Server) readFlow(r *http.Request) (ssoFlow, bool) {
 func (s *Server) ssoBegin(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "provider")
 	if s.sso == nil {
-		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
+		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 		return
 	}
 	flow, err := s.sso.Begin(name)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	v := s.signFlow(ssoFlow{Provider: name, State: flow.State, Data: flow.Data, Expires: s.clock.Now().Add(SSOFlowTimeout).Unix()})
@@ -95,28 +96,28 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: "", Path: "/auth/sso/", HttpOnly: true,
 		Secure: !s.cfg.Debug, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	if s.sso == nil {
-		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
+		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 		return
 	}
 	f, ok := s.readFlow(r)
 	if !ok || f.Provider != name {
-		s.security(r, "sso_flow_invalid", "provider", name)
+		s.Security(r, "sso_flow_invalid", "provider", name)
 		s.ssoDenied(r, name, "", "the sign-in flow expired, was used already or was altered")
-		s.fail(w, r, roomhub.Errorf(roomhub.EUNAUTHORIZED, "The sign-in link expired or was already used. Please try again."))
+		s.Fail(w, r, roomhub.Errorf(roomhub.EUNAUTHORIZED, "The sign-in link expired or was already used. Please try again."))
 		return
 	}
 	id, err := s.sso.Complete(r.Context(), name, f.State, f.Data, r.URL.Query())
 	if err != nil {
-		s.security(r, "sso_failed", "provider", name, "err", err.Error())
+		s.Security(r, "sso_failed", "provider", name, "err", err.Error())
 		s.ssoDenied(r, name, "", "the provider did not complete the sign-in")
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	refuse := func(why string) {
 		s.obs.LoginFailed()
-		s.security(r, "sso_refused", "provider", name, "email", id.Email, "reason", why)
+		s.Security(r, "sso_refused", "provider", name, "email", id.Email, "reason", why)
 		s.ssoDenied(r, name, id.Email, why)
-		s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "There is no Roomhub account for %s. Ask an administrator for an invitation.", id.Email))
+		s.Fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "There is no Roomhub account for %s. Ask an administrator for an invitation.", id.Email))
 	}
 	if !id.EmailVerified {
 		refuse("email not verified by the provider")
@@ -136,7 +137,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil {
-			s.fail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
 		name, nerr := roomhub.NormalizeName(id.Name)
@@ -145,27 +146,27 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		}
 		u, err = s.accounts.CreateUser(r.Context(), roomhub.User{Email: email, Name: name, CreatedAt: s.clock.Now()})
 		if err != nil {
-			s.fail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
 		if err := s.accounts.AddMembership(r.Context(), org.ID, u.ID, roomhub.RoleViewer); err != nil {
-			s.fail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
-		s.auditAs(r, org.ID, u, "user.create", "user", u.Email, "joined through SSO ("+id.Provider+") as viewer", true, map[string]any{"provider": id.Provider})
+		s.AuditAs(r, org.ID, u, "user.create", "user", u.Email, "joined through SSO ("+id.Provider+") as viewer", true, map[string]any{"provider": id.Provider})
 	case err != nil:
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if err := s.startUserSession(w, r, u.ID, false); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.auditUserOrgs(r, u, "login.sso", "signed in with "+id.Provider+"; second factor next", true, map[string]any{"provider": id.Provider})
 	if u.Enrolled() {
-		s.redirect(w, r, "/login/2fa")
+		s.Redirect(w, r, "/login/2fa")
 	} else {
-		s.redirect(w, r, "/2fa/enrol")
+		s.Redirect(w, r, "/2fa/enrol")
 	}
 }
 
@@ -182,7 +183,7 @@ func (s *Server) ssoDenied(r *http.Request, provider, rawEmail, why string) {
 	extra := map[string]any{"provider": provider, "reason": why}
 	email, err := account.NormalizeEmail(rawEmail)
 	if err != nil {
-		email = truncate(rawEmail, 254)
+		email = web.Truncate(rawEmail, 254)
 	} else {
 		u, err := s.accounts.UserByEmail(ctx, email)
 		if err == nil {
@@ -191,7 +192,7 @@ func (s *Server) ssoDenied(r *http.Request, provider, rawEmail, why string) {
 		}
 		if org, _, err := s.accounts.OrgByVerifiedDomain(ctx, account.EmailDomain(email)); err == nil {
 			extra["email"] = email
-			s.auditAs(r, org.ID, roomhub.User{}, "login.sso.denied", "user", email, desc, false, extra)
+			s.AuditAs(r, org.ID, roomhub.User{}, "login.sso.denied", "user", email, desc, false, extra)
 			return
 		}
 	}

@@ -6,12 +6,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/go-chi/chi/v5"
 
 	"roomhub"
+	"roomhub/server/web"
 	"roomhub/ui"
 	"roomhub/webhook"
 )
@@ -20,10 +20,6 @@ import (
 // endpoints and the delivery log; owners and admins add, delete and test
 // endpoints (requireManage), each change audited. The signing secret is
 // shown once, when the endpoint is added, and stored sealed.
-
-// LimitWebhookOps bounds webhook changes and test events per user, so the
-// test button cannot turn Roomhub into a request cannon.
-var LimitWebhookOps = Limit{Requests: 60, Window: time.Hour}
 
 // WebhookLogPageSize is how many deliveries one page of the log shows.
 const WebhookLogPageSize = 50
@@ -98,10 +94,10 @@ func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request) {
 	if d.Filter > 0 {
 		wh, err := s.webhookStore()
 		if err == nil {
-			_, err = wh.WebhookEndpoint(r.Context(), reqState(r).dash.org.ID, d.Filter)
+			_, err = wh.WebhookEndpoint(r.Context(), web.StateOf(r).Dash.Org.ID, d.Filter)
 		}
 		if err != nil {
-			s.notFoundHere(w, r, "webhook.read", "webhook", q.Get("endpoint"), err)
+			s.NotFoundHere(w, r, "webhook.read", "webhook", q.Get("endpoint"), err)
 			return
 		}
 	}
@@ -115,20 +111,20 @@ func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, code int
 // renderWebhooksAt renders the page with the log starting before the
 // delivery id before (0: the newest).
 func (s *Server) renderWebhooksAt(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d webhooksData, before int64) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	wh, err := s.webhookStore()
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	org := st.dash.org.ID
+	org := st.Dash.Org.ID
 	if d.Endpoints, err = wh.ListWebhookEndpoints(r.Context(), org); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	urls := map[int64]string{}
 	for i, e := range d.Endpoints {
-		if !st.dash.m.Role.CanManage() {
+		if !st.Dash.M.Role.CanManage() {
 			// A query string may carry the receiver's own token; viewers
 			// read the rest.
 			d.Endpoints[i].URL = redactQuery(e.URL)
@@ -137,7 +133,7 @@ func (s *Server) renderWebhooksAt(w http.ResponseWriter, r *http.Request, code i
 	}
 	ds, err := wh.ListWebhookDeliveries(r.Context(), org, roomhub.WebhookDeliveryFilter{EndpointID: d.Filter, Before: before, Limit: WebhookLogPageSize})
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	for _, x := range ds {
@@ -162,7 +158,7 @@ func (s *Server) renderWebhooksAt(w http.ResponseWriter, r *http.Request, code i
 	if d.NewSecret != "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	s.dashPage(w, r, code, ui.PageWebhooks, "webhooks", ui.Page{Flash: flash, FormError: formErr, Data: d})
+	s.DashPage(w, r, code, ui.PageWebhooks, "webhooks", ui.Page{Flash: flash, FormError: formErr, Data: d})
 }
 
 // redactQuery hides a URL's query string.
@@ -177,7 +173,7 @@ func redactQuery(raw string) string {
 // webhook.Policy.CheckURL); the signing secret is made here, sealed to the
 // new row and shown once.
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	r.ParseForm()
 	form := webhookForm{URL: strings.TrimSpace(r.PostFormValue("url")), Description: strings.TrimSpace(r.PostFormValue("description")), Events: map[string]bool{}}
 	var events []string
@@ -207,24 +203,24 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := webhook.Policy{Allow: s.cfg.WebhookAllowNets}.CheckURL(r.Context(), form.URL)
 	if err != nil {
-		s.auditHere(r, "webhook.create.denied", "webhook", "", "endpoint URL refused", false, map[string]any{"url": truncate(form.URL, 300), "why": roomhub.ErrorMessage(err)})
-		s.formError(w, r, err, refuse)
+		s.AuditHere(r, "webhook.create.denied", "webhook", "", "endpoint URL refused", false, map[string]any{"url": web.Truncate(form.URL, 300), "why": roomhub.ErrorMessage(err)})
+		s.FormError(w, r, err, refuse)
 		return
 	}
 	wh, err := s.webhookStore()
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	clear := webhook.NewSecret()
-	e, err := wh.CreateWebhookEndpoint(r.Context(), roomhub.WebhookEndpoint{OrgID: st.dash.org.ID, URL: u.String(), Description: form.Description,
-		Events: events, CreatedBy: st.user.user.Email, CreatedAt: s.clock.Now()},
+	e, err := wh.CreateWebhookEndpoint(r.Context(), roomhub.WebhookEndpoint{OrgID: st.Dash.Org.ID, URL: u.String(), Description: form.Description,
+		Events: events, CreatedBy: st.User.User.Email, CreatedAt: s.clock.Now()},
 		func(id int64) (string, error) { return s.box.Seal(clear, webhook.SecretAAD(id)) })
 	if err != nil {
-		s.formError(w, r, err, refuse)
+		s.FormError(w, r, err, refuse)
 		return
 	}
-	s.auditHere(r, "webhook.create", "webhook", strconv.FormatInt(e.ID, 10), "webhook endpoint "+e.URL+" added", true,
+	s.AuditHere(r, "webhook.create", "webhook", strconv.FormatInt(e.ID, 10), "webhook endpoint "+e.URL+" added", true,
 		map[string]any{"url": e.URL, "events": strings.Join(e.Events, ",")})
 	s.renderWebhooks(w, r, http.StatusOK, "", "", webhooksData{NewSecret: clear, NewSecretURL: e.URL})
 }
@@ -237,11 +233,11 @@ func (s *Server) webhookTarget(w http.ResponseWriter, r *http.Request, action st
 	if err == nil {
 		var id int64
 		if id, err = idParam(r, "id"); err == nil {
-			e, err = wh.WebhookEndpoint(r.Context(), reqState(r).dash.org.ID, id)
+			e, err = wh.WebhookEndpoint(r.Context(), web.StateOf(r).Dash.Org.ID, id)
 		}
 	}
 	if err != nil {
-		s.notFoundHere(w, r, action, "webhook", chi.URLParam(r, "id"), err)
+		s.NotFoundHere(w, r, action, "webhook", chi.URLParam(r, "id"), err)
 		return nil, e, false
 	}
 	return wh, e, true
@@ -253,33 +249,33 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := wh.DeleteWebhookEndpoint(r.Context(), e.OrgID, e.ID); err != nil {
-		s.notFoundHere(w, r, "webhook.delete", "webhook", strconv.FormatInt(e.ID, 10), err)
+		s.NotFoundHere(w, r, "webhook.delete", "webhook", strconv.FormatInt(e.ID, 10), err)
 		return
 	}
-	s.auditHere(r, "webhook.delete", "webhook", strconv.FormatInt(e.ID, 10), "webhook endpoint "+e.URL+" deleted", true, map[string]any{"url": e.URL})
+	s.AuditHere(r, "webhook.delete", "webhook", strconv.FormatInt(e.ID, 10), "webhook endpoint "+e.URL+" deleted", true, map[string]any{"url": e.URL})
 	s.renderWebhooks(w, r, http.StatusOK, "Endpoint deleted; its queued deliveries are dropped.", "", webhooksData{})
 }
 
 // testWebhook queues a test event for one endpoint; the delivery worker
 // sends it like any other, and it shows in the log.
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
-	st := reqState(r)
+	st := web.StateOf(r)
 	wh, e, ok := s.webhookTarget(w, r, "webhook.test")
 	if !ok {
 		return
 	}
 	now := s.clock.Now()
-	ev := roomhub.WebhookEvent{ID: roomhub.NewWebhookEventID(), Type: roomhub.EventTest, CreatedAt: now.UnixMilli(), Org: st.dash.org.Slug,
+	ev := roomhub.WebhookEvent{ID: roomhub.NewWebhookEventID(), Type: roomhub.EventTest, CreatedAt: now.UnixMilli(), Org: st.Dash.Org.Slug,
 		Data: map[string]string{"message": testEventMessage}}
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if _, err := wh.EnqueueWebhookTo(r.Context(), e.OrgID, e.ID, ev.ID, ev.Type, payload, now); err != nil {
-		s.notFoundHere(w, r, "webhook.test", "webhook", strconv.FormatInt(e.ID, 10), err)
+		s.NotFoundHere(w, r, "webhook.test", "webhook", strconv.FormatInt(e.ID, 10), err)
 		return
 	}
-	s.auditHere(r, "webhook.test", "webhook", strconv.FormatInt(e.ID, 10), "test event sent to "+e.URL, true, map[string]any{"event_id": ev.ID})
+	s.AuditHere(r, "webhook.test", "webhook", strconv.FormatInt(e.ID, 10), "test event sent to "+e.URL, true, map[string]any{"event_id": ev.ID})
 	s.renderWebhooks(w, r, http.StatusOK, "Test event "+ev.ID+" queued for "+e.URL+"; it shows in the delivery log below within seconds.", "", webhooksData{})
 }

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"crypto/hmac"
@@ -18,7 +18,9 @@ const (
 	SessionCookie      = "roomhub_session"
 	SessionIdleTimeout = 12 * time.Hour // a session unused this long is gone
 	SessionMaxAge      = 24 * time.Hour // and none lives longer than this
-	sessionTokenBytes  = 32
+	// SessionTokenBytes is the randomness of a session cookie, participant
+	// or dashboard: 256 bits.
+	SessionTokenBytes = 32
 )
 
 // sessionState is a request's participant session. The cookie holds a random
@@ -32,7 +34,9 @@ type sessionState struct {
 	s      roomhub.Session
 }
 
-func sessionID(token string) string {
+// SessionID is the stored id of a session token: its SHA-256, so a leaked
+// table holds no usable cookie.
+func SessionID(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
@@ -40,7 +44,7 @@ func sessionID(token string) string {
 // cookieToken returns the session token the client sent, if well-formed.
 func cookieToken(r *http.Request) string {
 	c, err := r.Cookie(SessionCookie)
-	if err != nil || len(c.Value) != base64.RawURLEncoding.EncodedLen(sessionTokenBytes) {
+	if err != nil || len(c.Value) != base64.RawURLEncoding.EncodedLen(SessionTokenBytes) {
 		return ""
 	}
 	if _, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil {
@@ -49,20 +53,20 @@ func cookieToken(r *http.Request) string {
 	return c.Value
 }
 
-// ensureCookie makes sure the client holds a session token, issuing a new
+// EnsureCookie makes sure the client holds a session token, issuing a new
 // one when it has none, and returns it.
-func (s *Server) ensureCookie(w http.ResponseWriter, r *http.Request) string {
-	st := reqState(r)
+func (s *Kit) EnsureCookie(w http.ResponseWriter, r *http.Request) string {
+	st := StateOf(r)
 	if st.sess == nil {
 		st.sess = &sessionState{token: cookieToken(r)}
 	}
 	if st.sess.token == "" {
-		b := make([]byte, sessionTokenBytes)
+		b := make([]byte, SessionTokenBytes)
 		rand.Read(b)
 		st.sess.token = base64.RawURLEncoding.EncodeToString(b)
 		st.sess.loaded = true // brand new: nothing to load
 		now := s.clock.Now()
-		st.sess.s = roomhub.Session{ID: sessionID(st.sess.token), CreatedAt: now, LastSeen: now}
+		st.sess.s = roomhub.Session{ID: SessionID(st.sess.token), CreatedAt: now, LastSeen: now}
 		s.setSessionCookie(w, st.sess.token)
 	}
 	return st.sess.token
@@ -70,31 +74,31 @@ func (s *Server) ensureCookie(w http.ResponseWriter, r *http.Request) string {
 
 // setSessionCookie sets the participant cookie: HttpOnly, SameSite=Strict,
 // Secure unless DEBUG, and no expiry so it ends with the browser.
-func (s *Server) setSessionCookie(w http.ResponseWriter, token string) {
+func (s *Kit) setSessionCookie(w http.ResponseWriter, token string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: token, Path: "/",
 		HttpOnly: true, Secure: !s.cfg.Debug, SameSite: http.SameSiteStrictMode,
 	})
 }
 
-// session returns the request's session, loading it from the store once.
+// Session returns the request's session, loading it from the store once.
 // A missing or expired session becomes a fresh, empty one.
-func (s *Server) session(w http.ResponseWriter, r *http.Request) (*roomhub.Session, error) {
-	s.ensureCookie(w, r)
-	ss := reqState(r).sess
+func (s *Kit) Session(w http.ResponseWriter, r *http.Request) (*roomhub.Session, error) {
+	s.EnsureCookie(w, r)
+	ss := StateOf(r).sess
 	if ss.loaded {
 		return &ss.s, nil
 	}
 	ss.loaded = true
 	now := s.clock.Now()
-	got, err := s.store.GetSession(r.Context(), sessionID(ss.token))
+	got, err := s.store.GetSession(r.Context(), SessionID(ss.token))
 	switch {
 	case err == nil && now.Before(got.ExpiresAt) && now.Sub(got.LastSeen) < SessionIdleTimeout:
 		ss.s, ss.stored = got, true
 	case err == nil || roomhub.ErrorCode(err) == roomhub.ENOTFOUND:
 		// Unknown or expired: start over under the same token; its row, if
 		// any, is overwritten on save.
-		ss.s = roomhub.Session{ID: sessionID(ss.token), CreatedAt: now, LastSeen: now}
+		ss.s = roomhub.Session{ID: SessionID(ss.token), CreatedAt: now, LastSeen: now}
 		ss.stored = err == nil
 	default:
 		return nil, err
@@ -102,28 +106,28 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*roomhub.Sessi
 	return &ss.s, nil
 }
 
-// saveSession writes the session back, refreshing its idle timer.
-func (s *Server) saveSession(r *http.Request, sess *roomhub.Session) error {
+// SaveSession writes the session back, refreshing its idle timer.
+func (s *Kit) SaveSession(r *http.Request, sess *roomhub.Session) error {
 	now := s.clock.Now()
 	sess.LastSeen = now
 	sess.ExpiresAt = sess.CreatedAt.Add(SessionMaxAge)
 	return s.store.SaveSession(r.Context(), *sess)
 }
 
-// csrfToken is the CSRF token of a session: an HMAC of the session id under
+// CSRFToken is the CSRF token of a session: an HMAC of the session id under
 // SECRET_KEY, so it needs no storage and is useless with another cookie.
-func (s *Server) csrfToken(sessionToken string) string {
+func (s *Kit) CSRFToken(sessionToken string) string {
 	m := hmac.New(sha256.New, []byte(s.cfg.SecretKey))
 	m.Write([]byte("csrf\x00"))
-	m.Write([]byte(sessionID(sessionToken)))
+	m.Write([]byte(SessionID(sessionToken)))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (s *Server) csrfValid(r *http.Request, sent string) bool {
+func (s *Kit) csrfValid(r *http.Request, sent string) bool {
 	tok := cookieToken(r)
 	if tok == "" || sent == "" {
 		return false
 	}
-	want := s.csrfToken(tok)
+	want := s.CSRFToken(tok)
 	return subtle.ConstantTimeCompare([]byte(want), []byte(sent)) == 1
 }

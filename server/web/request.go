@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"context"
@@ -12,30 +12,44 @@ import (
 	"roomhub"
 )
 
-// state is what the middleware learns about a request, kept in one context
+// State is what the middleware learns about a request, kept in one context
 // value rather than many.
-type state struct {
-	id    string     // request id, returned in X-Request-ID and error bodies
-	nonce string     // CSP nonce
-	ip    netip.Addr // client address, proxies resolved
-	https bool       // the client connected over HTTPS (directly or via a trusted proxy)
-	org   roomhub.Org
-	base  string // URL prefix of the org's participant routes
+type State struct {
+	ID    string     // request id, returned in X-Request-ID and error bodies
+	Nonce string     // CSP nonce
+	IP    netip.Addr // client address, proxies resolved
+	HTTPS bool       // the client connected over HTTPS (directly or via a trusted proxy)
+	Org   roomhub.Org
+	Base  string // URL prefix of the org's participant routes
 	sess  *sessionState
-	user  *userState // dashboard session, once loaded
-	dash  dashState  // organization and role of a dashboard request
+	User  *SignIn // dashboard session, once loaded
+	Dash  Dash    // organization and role of a dashboard request
+}
+
+// SignIn is the request's dashboard session and user, once loaded.
+type SignIn struct {
+	Sess roomhub.UserSession
+	User roomhub.User
+}
+
+// Dash is the organization a dashboard request manages and the signed-in
+// user's membership in it.
+type Dash struct {
+	Org roomhub.Org
+	M   roomhub.Membership
 }
 
 type stateKey struct{}
 
-func reqState(r *http.Request) *state {
-	if s, ok := r.Context().Value(stateKey{}).(*state); ok {
+// StateOf returns the request's state (an empty one outside the middleware).
+func StateOf(r *http.Request) *State {
+	if s, ok := r.Context().Value(stateKey{}).(*State); ok {
 		return s
 	}
-	return &state{}
+	return &State{}
 }
 
-func withState(r *http.Request, s *state) *http.Request {
+func withState(r *http.Request, s *State) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), stateKey{}, s))
 }
 

@@ -1,4 +1,4 @@
-package server
+package web
 
 import (
 	"bytes"
@@ -22,27 +22,27 @@ import (
 // MaxBodyBytes bounds every request body; participant requests are tiny.
 const MaxBodyBytes = 16 << 10
 
-// begin creates the request's state (id, nonce, client address, scheme),
+// Begin creates the request's state (id, nonce, client address, scheme),
 // logs the request when it ends, and turns a panic into a generic 500.
-func (s *Server) begin(next http.Handler) http.Handler {
+func (s *Kit) Begin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ip, viaProxy := clientIP(r, s.cfg.TrustedProxies)
-		st := &state{id: randomHex(8), nonce: randomHex(16), ip: ip, https: r.TLS != nil}
+		st := &State{ID: randomHex(8), Nonce: randomHex(16), IP: ip, HTTPS: r.TLS != nil}
 		if viaProxy {
-			st.https = strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+			st.HTTPS = strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
 		}
 		r = withState(r, st)
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		ww.Header().Set("X-Request-ID", st.id)
+		ww.Header().Set("X-Request-ID", st.ID)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("panic", "request_id", st.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				s.log.Error("panic", "request_id", st.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if ww.Status() == 0 {
-					s.fail(ww, r, errors.New("panic"))
+					s.Fail(ww, r, errors.New("panic"))
 				}
 			}
 			route := chi.RouteContext(r.Context())
@@ -51,8 +51,8 @@ func (s *Server) begin(next http.Handler) http.Handler {
 				pattern = route.RoutePattern()
 			}
 			s.obs.Request(pattern, r.Method, ww.Status(), time.Since(start))
-			s.log.Info("request", "request_id", st.id, "method", r.Method, "path", r.URL.Path, "route", pattern,
-				"status", ww.Status(), "bytes", ww.BytesWritten(), "duration_ms", time.Since(start).Milliseconds(), "ip", st.ip.String())
+			s.log.Info("request", "request_id", st.ID, "method", r.Method, "path", r.URL.Path, "route", pattern,
+				"status", ww.Status(), "bytes", ww.BytesWritten(), "duration_ms", time.Since(start).Milliseconds(), "ip", st.IP.String())
 		}()
 		next.ServeHTTP(ww, r)
 	})
@@ -63,24 +63,24 @@ func (s *Server) begin(next http.Handler) http.Handler {
 // and the HTTPS redirect.
 func probe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }
 
-// checkHost refuses Host headers outside ALLOWED_HOSTS (DNS rebinding,
+// CheckHost refuses Host headers outside ALLOWED_HOSTS (DNS rebinding,
 // poisoned absolute URLs).
-func (s *Server) checkHost(next http.Handler) http.Handler {
+func (s *Kit) CheckHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !probe(r) && !hostAllowed(r.Host, s.cfg.AllowedHosts) {
-			s.security(r, "disallowed_host", "host", r.Host)
-			s.fail(w, r, roomhub.Errorf(roomhub.EINVALID, "Invalid Host header."))
+			s.Security(r, "disallowed_host", "host", r.Host)
+			s.Fail(w, r, roomhub.Errorf(roomhub.EINVALID, "Invalid Host header."))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// redirectHTTPS sends plain-HTTP requests to HTTPS when SECURE_SSL_REDIRECT
+// RedirectHTTPS sends plain-HTTP requests to HTTPS when SECURE_SSL_REDIRECT
 // is on; behind a trusted proxy X-Forwarded-Proto tells the scheme.
-func (s *Server) redirectHTTPS(next http.Handler) http.Handler {
+func (s *Kit) RedirectHTTPS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.SecureSSLRedirect && !reqState(r).https && !probe(r) {
+		if s.cfg.SecureSSLRedirect && !StateOf(r).HTTPS && !probe(r) {
 			u := url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
 			http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
 			return
@@ -92,13 +92,13 @@ func (s *Server) redirectHTTPS(next http.Handler) http.Handler {
 // agoraOrigins are the hosts the Agora Web SDK talks to.
 const agoraOrigins = "https://*.agora.io wss://*.agora.io https://*.sd-rtn.com wss://*.sd-rtn.com"
 
-// headers sets the security headers every response carries. The CSP has a
+// Headers sets the security headers every response carries. The CSP has a
 // fresh nonce per request; pages put it on their script and style tags.
-func (s *Server) headers(next http.Handler) http.Handler {
+func (s *Kit) Headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := reqState(r)
+		st := StateOf(r)
 		h := w.Header()
-		n := "'nonce-" + st.nonce + "'"
+		n := "'nonce-" + st.Nonce + "'"
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' "+n+"; style-src 'self' "+n+
 			"; img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; worker-src 'self' blob:"+
 			"; connect-src 'self' "+agoraOrigins+
@@ -112,16 +112,16 @@ func (s *Server) headers(next http.Handler) http.Handler {
 		h.Set("X-XSS-Protection", "0")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), display-capture=(), geolocation=(), payment=(), usb=(), interest-cohort=()")
-		if st.https && s.cfg.HSTSSeconds > 0 {
+		if st.HTTPS && s.cfg.HSTSSeconds > 0 {
 			h.Set("Strict-Transport-Security", "max-age="+strconv.Itoa(s.cfg.HSTSSeconds)+"; includeSubDomains; preload")
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// cors answers cross-origin requests only for CORS_ALLOWED_ORIGINS, with
+// CORS answers cross-origin requests only for CORS_ALLOWED_ORIGINS, with
 // credentials; other origins get no CORS headers and their preflights fail.
-func (s *Server) cors(next http.Handler) http.Handler {
+func (s *Kit) CORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		if origin == "" {
@@ -147,7 +147,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 				return
 			}
 		} else if preflight {
-			s.security(r, "cors_refused", "origin", origin)
+			s.Security(r, "cors_refused", "origin", origin)
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
@@ -155,12 +155,12 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	})
 }
 
-// csrf guards every state-changing request twice: the browser's own
+// CSRF guards every state-changing request twice: the browser's own
 // Sec-Fetch-Site / Origin must say same origin (or a CORS-allowed one), and
 // the session's CSRF token must come back, in the X-CSRF-Token header or,
 // for navigator.sendBeacon (which cannot set headers), a csrf_token field of
 // the body.
-func (s *Server) csrf(next http.Handler) http.Handler {
+func (s *Kit) CSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -175,7 +175,7 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 		if sent == "" {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 			if err != nil {
-				s.fail(w, r, roomhub.Errorf(roomhub.EINVALID, "Request body is too large (at most %d bytes).", MaxBodyBytes))
+				s.Fail(w, r, roomhub.Errorf(roomhub.EINVALID, "Request body is too large (at most %d bytes).", MaxBodyBytes))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -203,16 +203,16 @@ func bodyCSRF(contentType string, body []byte) string {
 
 // csrfFailure is the custom CSRF failure response: logged as a security
 // event, answered with a 403 that says what to do.
-func (s *Server) csrfFailure(w http.ResponseWriter, r *http.Request, why string) {
+func (s *Kit) csrfFailure(w http.ResponseWriter, r *http.Request, why string) {
 	s.obs.CSRFFailure()
-	s.security(r, "csrf_failure", "reason", why, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-	s.fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "Security check failed (CSRF). Reload the page and try again."))
+	s.Security(r, "csrf_failure", "reason", why, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	s.Fail(w, r, roomhub.Errorf(roomhub.EFORBIDDEN, "Security check failed (CSRF). Reload the page and try again."))
 }
 
-// security logs a security event with the request's context.
-func (s *Server) security(r *http.Request, event string, attrs ...any) {
-	st := reqState(r)
-	base := []any{"security", true, "event", event, "request_id", st.id, "ip", st.ip.String(),
+// Security logs a security event with the request's context.
+func (s *Kit) Security(r *http.Request, event string, attrs ...any) {
+	st := StateOf(r)
+	base := []any{"security", true, "event", event, "request_id", st.ID, "ip", st.IP.String(),
 		"method", r.Method, "path", r.URL.Path, "user_agent", r.UserAgent()}
 	s.log.Warn("security event", append(base, attrs...)...)
 }
