@@ -23,6 +23,7 @@ import (
 	"roomhub/hub"
 	"roomhub/room"
 	"roomhub/secret"
+	"roomhub/server/apiv1"
 	"roomhub/server/web"
 	"roomhub/sso"
 	"roomhub/ui"
@@ -219,7 +220,7 @@ func (s *Server) routes() chi.Router {
 			})
 		})
 	})
-	r.Mount("/api/v1", s.apiRoutes())
+	r.Mount("/api/v1", apiv1.New(s.Kit, apiv1.Deps{Keys: s.accounts, Audit: s.store, Rooms: s.rooms, Node: s.node, Rules: s.rules}).Routes())
 
 	participant := s.participantRoutes()
 	r.Group(func(r chi.Router) {

@@ -1,7 +1,10 @@
-package server
+// Package apiv1 is the /api/v1 JSON API for API keys: rooms, members,
+// kicking and closing, each scoped to the key's organization.
+package apiv1
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,9 +13,55 @@ import (
 
 	"roomhub"
 	"roomhub/account"
+	"roomhub/clock"
 	"roomhub/hub"
+	"roomhub/room"
 	"roomhub/server/web"
 )
+
+// Keys finds API keys by their HMAC and records their use.
+type Keys interface {
+	APIKeyByHash(ctx context.Context, hash string) (roomhub.APIKey, error)
+	TouchAPIKey(ctx context.Context, id int64, now time.Time) error
+}
+
+// Auditor writes audit rows.
+type Auditor interface {
+	AppendAudit(ctx context.Context, e roomhub.AuditEntry) error
+}
+
+// Presence reads who is in a room, on every node.
+type Presence interface {
+	Snapshot(ctx context.Context, k hub.Key) (hub.Snapshot, error)
+}
+
+// Handler serves the API.
+type Handler struct {
+	*web.Kit
+	accounts     Keys
+	apiKeySecret string // API_KEY_SECRET
+	store        Auditor
+	rooms        roomhub.Rooms
+	node         Presence
+	rules        *room.Service
+	clock        clock.Clock
+	log          *slog.Logger
+}
+
+// Deps are what the API reads and acts on.
+type Deps struct {
+	Keys  Keys
+	Audit Auditor
+	Rooms roomhub.Rooms
+	Node  Presence
+	Rules *room.Service
+}
+
+// New returns the API's handler.
+func New(kit *web.Kit, d Deps) *Handler {
+	return &Handler{Kit: kit, accounts: d.Keys, apiKeySecret: kit.Config().APIKeySecret, store: d.Audit, rooms: d.Rooms,
+		node: d.Node, rules: d.Rules, clock: kit.Clock(), log: kit.Log()}
+}
 
 // apiKeyKey carries the authenticated key in the request context.
 type apiKeyKey struct{}
@@ -22,10 +71,10 @@ func apiKeyOf(r *http.Request) roomhub.APIKey {
 	return k
 }
 
-// apiRoutes is the JSON server API, authenticated by
+// Routes is the JSON server API, authenticated by
 // "Authorization: Bearer rk_...". The key names its organization; every
 // lookup is scoped to it, so another organization's room is simply absent.
-func (s *Server) apiRoutes() chi.Router {
+func (s *Handler) Routes() chi.Router {
 	r := chi.NewRouter()
 	anon := s.Limit("api_anonymous", web.LimitAPIAnonymous)(http.HandlerFunc(s.apiUnauthorized))
 	perKey := s.LimitBy("api_key", web.LimitAPIKey, func(r *http.Request) string {
@@ -45,7 +94,7 @@ func (s *Server) apiRoutes() chi.Router {
 // apiAuth resolves the bearer key. A missing, malformed, unknown or revoked
 // key goes to anon, which counts the caller's IP against the anonymous limit
 // and answers 401. A revoked key is refused at once and audited.
-func (s *Server) apiAuth(anon http.Handler) func(http.Handler) http.Handler {
+func (s *Handler) apiAuth(anon http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			raw, ok := account.ParseBearer(r.Header.Get("Authorization"))
@@ -53,7 +102,7 @@ func (s *Server) apiAuth(anon http.Handler) func(http.Handler) http.Handler {
 				anon.ServeHTTP(w, r)
 				return
 			}
-			k, err := s.accounts.APIKeyByHash(r.Context(), account.HashAPIKey(s.cfg.APIKeySecret, raw))
+			k, err := s.accounts.APIKeyByHash(r.Context(), account.HashAPIKey(s.apiKeySecret, raw))
 			switch {
 			case roomhub.ErrorCode(err) == roomhub.ENOTFOUND:
 				s.Security(r, "api_key_unknown")
@@ -79,18 +128,18 @@ func (s *Server) apiAuth(anon http.Handler) func(http.Handler) http.Handler {
 	}
 }
 
-func (s *Server) apiUnauthorized(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) apiUnauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="roomhub"`)
 	s.apiFail(w, r, roomhub.Errorf(roomhub.EUNAUTHORIZED, "Send a valid API key: Authorization: Bearer rk_..."))
 }
 
 // apiFail answers JSON whatever the Accept header says.
-func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Handler) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	r.Header.Del("Accept")
 	s.Fail(w, r, err)
 }
 
-func (s *Server) apiAudit(r *http.Request, k roomhub.APIKey, action, objType, objID, desc string, ok bool) {
+func (s *Handler) apiAudit(r *http.Request, k roomhub.APIKey, action, objType, objID, desc string, ok bool) {
 	st := web.StateOf(r)
 	err := s.store.AppendAudit(r.Context(), roomhub.AuditEntry{
 		OrgID: k.OrgID, At: s.clock.Now(), ActorID: "apikey:" + strconv.FormatInt(k.ID, 10), ActorName: k.Name,
@@ -109,7 +158,7 @@ type apiRoom struct {
 	CreatedAt int64  `json:"created_at"`
 }
 
-func (s *Server) apiRooms(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) apiRooms(w http.ResponseWriter, r *http.Request) {
 	rooms, err := s.rooms.ListRooms(r.Context(), apiKeyOf(r).OrgID)
 	if err != nil {
 		s.apiFail(w, r, err)
@@ -124,7 +173,7 @@ func (s *Server) apiRooms(w http.ResponseWriter, r *http.Request) {
 
 // apiRoom resolves {room} in the key's organization: a room it never had is
 // a 404, audited, whether or not another organization has one so named.
-func (s *Server) apiRoom(w http.ResponseWriter, r *http.Request, action string) (hub.Key, bool) {
+func (s *Handler) apiRoom(w http.ResponseWriter, r *http.Request, action string) (hub.Key, bool) {
 	k := apiKeyOf(r)
 	room := chi.URLParam(r, "room")
 	if err := roomhub.ValidateRoom(room); err != nil {
@@ -144,7 +193,7 @@ func (s *Server) apiRoom(w http.ResponseWriter, r *http.Request, action string) 
 	return hub.Key{Org: k.OrgID, Room: room}, true
 }
 
-func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) apiMembers(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.apiRoom(w, r, "room.members")
 	if !ok {
 		return
@@ -163,7 +212,7 @@ func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) {
 
 // apiKick removes a member with reason "kicked": their sockets close with
 // code 4001 and everyone else sees them leave.
-func (s *Server) apiKick(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) apiKick(w http.ResponseWriter, r *http.Request) {
 	k := apiKeyOf(r)
 	key, ok := s.apiRoom(w, r, "member.kick")
 	if !ok {
@@ -190,7 +239,7 @@ func (s *Server) apiKick(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiClose removes every member with reason "closed".
-func (s *Server) apiClose(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) apiClose(w http.ResponseWriter, r *http.Request) {
 	k := apiKeyOf(r)
 	key, ok := s.apiRoom(w, r, "room.close")
 	if !ok {
