@@ -24,6 +24,7 @@ import (
 	"roomhub/room"
 	"roomhub/secret"
 	"roomhub/server/apiv1"
+	"roomhub/server/participant"
 	"roomhub/server/web"
 	"roomhub/sso"
 	"roomhub/ui"
@@ -222,58 +223,8 @@ func (s *Server) routes() chi.Router {
 	})
 	r.Mount("/api/v1", apiv1.New(s.Kit, apiv1.Deps{Keys: s.accounts, Audit: s.store, Rooms: s.rooms, Node: s.node, Rules: s.rules}).Routes())
 
-	participant := s.participantRoutes()
-	r.Group(func(r chi.Router) {
-		r.Use(s.withDefaultOrg)
-		r.Mount("/", participant)
-	})
-	r.Route("/o/{org}", func(r chi.Router) {
-		r.Use(s.withOrg)
-		r.Mount("/", participant)
-	})
+	participant.New(s.Kit, participant.Deps{Store: s.store, Node: s.node, Tokens: s.tokens, Rules: s.rules, DefaultOrg: s.defaultOrg}).Mount(r)
 	return r
-}
-
-func (s *Server) participantRoutes() chi.Router {
-	r := chi.NewRouter()
-	r.Use(s.CSRF)
-	r.Get("/", s.lobby)
-	r.Get("/room/", s.room)
-	r.With(s.Limit("get_token", web.LimitGetToken)).Get("/get_token/", s.getToken)
-	r.With(s.Limit("create_member", web.LimitCreateMember)).Post("/create_member/", s.createMember)
-	r.With(s.Limit("get_member", web.LimitGetMember)).Get("/get_member/", s.getMember)
-	r.With(s.Limit("delete_member", web.LimitDeleteMember)).Post("/delete_member/", s.deleteMember)
-	r.With(s.Limit("websocket", web.LimitWebSocket)).Get("/ws/{room}", s.websocket)
-	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Get("/join/{token}", s.joinPage)
-	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Post("/join/{token}", s.redeemInvite)
-	return r
-}
-
-func (s *Server) withDefaultOrg(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := web.StateOf(r)
-		st.Org, st.Base = s.defaultOrg, ""
-		next.ServeHTTP(w, r)
-	})
-}
-
-// withOrg resolves /o/{org}/; an unknown or malformed slug is a 404.
-func (s *Server) withOrg(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slug := chi.URLParam(r, "org")
-		if roomhub.ValidateOrgSlug(slug) != nil {
-			s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
-			return
-		}
-		org, err := s.store.OrgBySlug(r.Context(), slug)
-		if err != nil {
-			s.Fail(w, r, err)
-			return
-		}
-		st := web.StateOf(r)
-		st.Org, st.Base = org, "/o/"+org.Slug
-		next.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -1,4 +1,8 @@
-package server
+// Package participant serves the people in rooms: the lobby and room
+// pages, get_token, the member API, the WebSocket and invite links. It is
+// mounted twice: at "/" for the default organization and at "/o/{org}/" for
+// the others.
+package participant
 
 import (
 	"context"
@@ -6,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -15,16 +20,116 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"roomhub"
+	"roomhub/agora"
+	"roomhub/clock"
+	"roomhub/config"
 	"roomhub/hub"
+	"roomhub/room"
 	"roomhub/server/web"
 	"roomhub/ui"
 )
 
-func (s *Server) lobby(w http.ResponseWriter, r *http.Request) {
+// Handler serves the participant routes of every organization.
+type Handler struct {
+	*web.Kit
+	cfg        config.Config
+	store      Store
+	node       *hub.Node
+	tokens     *agora.Tenants
+	rules      *room.Service
+	clock      clock.Clock
+	log        *slog.Logger
+	obs        web.Observer
+	defaultOrg roomhub.Org
+}
+
+// Store is what the participant routes read of the store: organizations,
+// member rows (whose session a uid is) and the audit log.
+type Store interface {
+	OrgBySlug(ctx context.Context, slug string) (roomhub.Org, error)
+	GetMember(ctx context.Context, orgID int64, room string, uid uint32) (roomhub.Member, error)
+	AppendAudit(ctx context.Context, e roomhub.AuditEntry) error
+}
+
+// Deps are what the participant routes are wired from.
+type Deps struct {
+	Store  Store
+	Node   *hub.Node
+	Tokens *agora.Tenants
+	Rules  *room.Service
+	// DefaultOrg is the organization served at "/".
+	DefaultOrg roomhub.Org
+}
+
+// New returns the participant handler.
+func New(kit *web.Kit, d Deps) *Handler {
+	return &Handler{Kit: kit, cfg: kit.Config(), store: d.Store, node: d.Node, tokens: d.Tokens, rules: d.Rules,
+		clock: kit.Clock(), log: kit.Log(), obs: kit.Observer(), defaultOrg: d.DefaultOrg}
+}
+
+// Mount mounts the participant routes twice: at "/" for the default
+// organization, at "/o/{org}/" for the others.
+func (s *Handler) Mount(r chi.Router) {
+	participant := s.Routes()
+	r.Group(func(r chi.Router) {
+		r.Use(s.withDefaultOrg)
+		r.Mount("/", participant)
+	})
+	r.Route("/o/{org}", func(r chi.Router) {
+		r.Use(s.withOrg)
+		r.Mount("/", participant)
+	})
+}
+
+// Routes are the participant routes of one organization, which the
+// middleware in front of them has resolved.
+func (s *Handler) Routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.CSRF)
+	r.Get("/", s.lobby)
+	r.Get("/room/", s.room)
+	r.With(s.Limit("get_token", web.LimitGetToken)).Get("/get_token/", s.getToken)
+	r.With(s.Limit("create_member", web.LimitCreateMember)).Post("/create_member/", s.createMember)
+	r.With(s.Limit("get_member", web.LimitGetMember)).Get("/get_member/", s.getMember)
+	r.With(s.Limit("delete_member", web.LimitDeleteMember)).Post("/delete_member/", s.deleteMember)
+	r.With(s.Limit("websocket", web.LimitWebSocket)).Get("/ws/{room}", s.websocket)
+	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Get("/join/{token}", s.joinPage)
+	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Post("/join/{token}", s.redeemInvite)
+	return r
+}
+
+func (s *Handler) withDefaultOrg(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := web.StateOf(r)
+		st.Org, st.Base = s.defaultOrg, ""
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withOrg resolves /o/{org}/; an unknown or malformed slug is a 404.
+func (s *Handler) withOrg(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slug := chi.URLParam(r, "org")
+		if roomhub.ValidateOrgSlug(slug) != nil {
+			s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
+			return
+		}
+		org, err := s.store.OrgBySlug(r.Context(), slug)
+		if err != nil {
+			s.Fail(w, r, err)
+			return
+		}
+		st := web.StateOf(r)
+		st.Org, st.Base = org, "/o/"+org.Slug
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Handler) lobby(w http.ResponseWriter, r *http.Request) {
 	s.Page(w, r, http.StatusOK, "lobby", ui.Page{Title: "Join a room"})
 }
 
-func (s *Server) room(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) room(w http.ResponseWriter, r *http.Request) {
 	// Only the room page may use the camera and microphone, and only here.
 	w.Header().Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=(), usb=(), interest-cohort=()")
 	s.Page(w, r, http.StatusOK, "room", ui.Page{Title: "Room"})
@@ -51,7 +156,7 @@ type tokenResponse struct {
 
 // getToken issues a fresh uid for a room, remembers it in the session and
 // returns an Agora token for it (null when video is not configured).
-func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) getToken(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	room := r.URL.Query().Get("channel")
 	if err := roomhub.ValidateRoom(room); err != nil {
@@ -162,7 +267,7 @@ func readMember(w http.ResponseWriter, r *http.Request, needName bool) (parsed, 
 // ownedMember reads a member body and checks that the session holds the
 // grant for its uid in its room, logging and auditing an attempt on someone
 // else's member. On false the response has been written.
-func (s *Server) ownedMember(w http.ResponseWriter, r *http.Request, action string, needName bool) (parsed, *roomhub.Session, bool) {
+func (s *Handler) ownedMember(w http.ResponseWriter, r *http.Request, action string, needName bool) (parsed, *roomhub.Session, bool) {
 	p, err := readMember(w, r, needName)
 	if err != nil {
 		s.Security(r, "validation_failed", "field", roomhub.ErrorField(err))
@@ -181,7 +286,7 @@ var errNotYourMember = roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this
 
 // owns checks that the session holds the grant for uid in room, logging and
 // auditing an attempt on someone else's member.
-func (s *Server) owns(w http.ResponseWriter, r *http.Request, action string, p parsed) (*roomhub.Session, bool) {
+func (s *Handler) owns(w http.ResponseWriter, r *http.Request, action string, p parsed) (*roomhub.Session, bool) {
 	st := web.StateOf(r)
 	sess, err := s.Session(w, r)
 	if err != nil {
@@ -197,7 +302,7 @@ func (s *Server) owns(w http.ResponseWriter, r *http.Request, action string, p p
 	return sess, true
 }
 
-func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createMember(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	p, sess, ok := s.ownedMember(w, r, "member.create", true)
 	if !ok {
@@ -231,7 +336,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, map[string]string{"name": p.name})
 }
 
-func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) getMember(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	q := r.URL.Query()
 	room := q.Get("room_name")
@@ -268,7 +373,7 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, map[string]string{"name": m.Name})
 }
 
-func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) deleteMember(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	p, sess, ok := s.ownedMember(w, r, "member.delete", false)
 	if !ok {
@@ -288,7 +393,7 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 
 // websocket upgrades to the room's socket for the member the session was
 // issued in that room. Origin must be this host (or an allowed one).
-func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) websocket(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	room := chi.URLParam(r, "room")
 	if err := roomhub.ValidateRoom(room); err != nil {
@@ -322,7 +427,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 }
 
 // originPatterns are the origins allowed besides this host: the CORS ones.
-func (s *Server) originPatterns() []string {
+func (s *Handler) originPatterns() []string {
 	var out []string
 	for _, o := range s.cfg.CORSOrigins {
 		if u, err := url.Parse(o); err == nil {
@@ -334,7 +439,7 @@ func (s *Server) originPatterns() []string {
 
 // audit writes an audit row for a participant action; failures are logged,
 // never shown (the action itself succeeded or failed on its own terms).
-func (s *Server) audit(r *http.Request, sess *roomhub.Session, action string, p parsed, ok bool, why string) {
+func (s *Handler) audit(r *http.Request, sess *roomhub.Session, action string, p parsed, ok bool, why string) {
 	st := web.StateOf(r)
 	actor := "session:" + sess.ID[:12]
 	err := s.store.AppendAudit(r.Context(), roomhub.AuditEntry{
