@@ -309,7 +309,7 @@ func auditRows(t *testing.T, a *app, org roomhub.Org, suffix string) []roomhub.A
 	return auditRowsOf(t, a, org.ID, suffix)
 }
 
-// auditRowsOf returns the rows of organization id (server.NoOrgAudit for
+// auditRowsOf returns the rows of organization id (auth.NoOrgAudit for
 // the rows of no organization) whose action ends in suffix.
 func auditRowsOf(t *testing.T, a *app, orgID int64, suffix string) []roomhub.AuditEntry {
 	t.Helper()

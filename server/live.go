@@ -591,19 +591,3 @@ func (s *Server) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	s.renderRoom(w, r, key, http.StatusOK, "Room settings saved.", "", "")
 }
-
-// stillSignedIn reports whether the stream's dashboard session is still
-// valid and its user still a member of the organization.
-func (s *Server) stillSignedIn(ctx context.Context, r *http.Request) bool {
-	st := web.StateOf(r)
-	if st.User == nil {
-		return false
-	}
-	us, err := s.accounts.UserSession(ctx, st.User.Sess.ID)
-	now := s.clock.Now()
-	if err != nil || !now.Before(us.ExpiresAt) || now.Sub(us.LastSeen) >= UserSessionIdleTimeout {
-		return false
-	}
-	_, err = s.accounts.Membership(ctx, st.Dash.Org.ID, st.User.User.ID)
-	return err == nil
-}

@@ -19,7 +19,7 @@ import (
 	"roomhub"
 	"roomhub/account"
 	"roomhub/config"
-	"roomhub/server"
+	"roomhub/server/auth"
 )
 
 // wrongCodes returns n six-digit codes that are not valid for secret now
@@ -55,7 +55,7 @@ func TestPendingSignInEndsAfterWrongCodes(t *testing.T) {
 	res, body := postFrom(eve, ip, "/login", url.Values{"email": {victim.email}, "password": {testPassword}})
 	wantRedirect(t, res, body, "/login/2fa")
 	kept := eve.sessionCookie()
-	codes := wrongCodes(a, victim.secret, server.MaxPendingCodeFailures)
+	codes := wrongCodes(a, victim.secret, auth.MaxPendingCodeFailures)
 	codes[0] = "aaaaa-bbbbb" // a wrong backup code counts the same
 	for i, c := range codes {
 		res, body := postFrom(eve, ip, "/login/2fa", url.Values{"code": {c}})
@@ -147,16 +147,16 @@ func TestSecondFactorLockedPerAccount(t *testing.T) {
 		return u, last
 	}
 	failures := 0
-	for i := 0; failures < server.MaxSecondFactorFailures; i++ {
+	for i := 0; failures < auth.MaxSecondFactorFailures; i++ {
 		ip := "198.51.100." + strconv.Itoa(i+1)
-		n := min(3, server.MaxSecondFactorFailures-failures)
+		n := min(3, auth.MaxSecondFactorFailures-failures)
 		codes := make([]string, n)
 		for j := range codes {
 			codes[j] = fmt.Sprintf("%06d", 100000+failures+j)
 		}
 		_, last := attempt(ip, codes...)
 		failures += n
-		if failures == server.MaxSecondFactorFailures && last != http.StatusTooManyRequests {
+		if failures == auth.MaxSecondFactorFailures && last != http.StatusTooManyRequests {
 			t.Fatalf("the %dth wrong code: %d, want 429", failures, last)
 		}
 	}
@@ -200,7 +200,7 @@ func TestUnknownEmailSignInLikeKnown(t *testing.T) {
 		email string
 		org   int64
 		ip    string
-	}{{known.email, acme.ID, "198.51.100.70"}, {unknown, server.NoOrgAudit, "198.51.100.71"}} {
+	}{{known.email, acme.ID, "198.51.100.70"}, {unknown, auth.NoOrgAudit, "198.51.100.71"}} {
 		t.Run(tc.email, func(t *testing.T) {
 			for i := 1; i <= a.cfg.LockoutLimit+1; i++ {
 				failed, locked := len(auditRowsOf(t, a, tc.org, "login.failed")), len(auditRowsOf(t, a, tc.org, "login.locked"))

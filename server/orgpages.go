@@ -203,12 +203,6 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, code int, f
 	s.DashPage(w, r, code, ui.PageUsers, "users", ui.Page{Flash: flash, FormError: formErr, Data: d})
 }
 
-// mayAssign reports whether the acting member may give role (only owners
-// make owners).
-func mayAssign(actor roomhub.Role, role roomhub.Role) bool {
-	return role.Valid() && (role != roomhub.RoleOwner || actor == roomhub.RoleOwner)
-}
-
 func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	email, err := account.NormalizeEmail(r.PostFormValue("email"))
@@ -217,7 +211,7 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	role := roomhub.Role(r.PostFormValue("role"))
-	if !mayAssign(st.Dash.M.Role, role) {
+	if !account.MayAssign(st.Dash.M.Role, role) {
 		s.AuditHere(r, "invitation.create.denied", "invitation", email, "role "+web.Truncate(string(role), 20)+" may not be given by "+string(st.Dash.M.Role), false, nil)
 		s.renderUsers(w, r, http.StatusBadRequest, "", "Choose a role you are allowed to give.", usersData{})
 		return
@@ -306,7 +300,7 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	role := roomhub.Role(r.PostFormValue("role"))
-	if !mayAssign(st.Dash.M.Role, role) {
+	if !account.MayAssign(st.Dash.M.Role, role) {
 		s.AuditHere(r, "permission.change.denied", "user", strconv.FormatInt(m.UserID, 10), "role "+web.Truncate(string(role), 20)+" may not be given by "+string(st.Dash.M.Role), false, nil)
 		s.renderUsers(w, r, http.StatusBadRequest, "", "Choose a role you are allowed to give.", usersData{})
 		return
@@ -364,37 +358,7 @@ func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, m.UserEmail+" was removed.", "", usersData{})
 }
 
-// resetRefusal is the rule for the actions that change a whole account,
-// not a membership: resetting its second factor, or making a password
-// reset link (shown to whoever makes it), hands the account to whoever
-// holds the link. actor and target are memberships of one organization and
-// all is every membership of target's account. It returns "" when actor
-// may reset target, else why not; hidden marks the refusal that is
-// answered like a user who is not there (404).
-//   - Nobody resets their own account this way: a stolen session would
-//     otherwise become a password and a second factor of the thief's.
-//   - Only owners and admins reset, and an admin only viewers: owners act
-//     on admins and owners.
-//   - Only an account that belongs to this organization alone: otherwise
-//     an admin of one organization could take over an owner of another.
-func resetRefusal(actor, target roomhub.Membership, all []roomhub.Membership) (why string, hidden bool) {
-	switch {
-	case actor.UserID == target.UserID:
-		return "nobody resets their own account from the users page", false
-	case !actor.Role.CanManage():
-		return "only owners and admins reset accounts", false
-	case actor.Role != roomhub.RoleOwner && target.Role != roomhub.RoleViewer:
-		return "an admin may reset only viewers", false
-	}
-	for _, other := range all {
-		if other.OrgID != target.OrgID {
-			return "the account belongs to another organization too", true
-		}
-	}
-	return "", false
-}
-
-// mayResetAccount applies resetRefusal to the request. A refusal is
+// mayResetAccount applies account.ResetRefusal to the request. A refusal is
 // audited; an account shared with another organization gets the very 404 a
 // user who is not in this organization gets (target), so the answer says
 // nothing about other organizations.
@@ -405,7 +369,7 @@ func (s *Server) mayResetAccount(w http.ResponseWriter, r *http.Request, m roomh
 		s.Fail(w, r, err)
 		return false
 	}
-	why, hidden := resetRefusal(st.Dash.M, m, all)
+	why, hidden := account.ResetRefusal(st.Dash.M, m, all)
 	if why == "" {
 		return true
 	}

@@ -24,6 +24,7 @@ import (
 	"roomhub/room"
 	"roomhub/secret"
 	"roomhub/server/apiv1"
+	"roomhub/server/auth"
 	"roomhub/server/participant"
 	"roomhub/server/web"
 	"roomhub/sso"
@@ -78,6 +79,8 @@ type Server struct {
 	history  roomhub.History
 	// rules are the rules of rooms (admit, kick, close, lock, invites).
 	rules *room.Service
+	// stillSignedIn reports whether a live stream's sign-in still holds.
+	stillSignedIn func(ctx context.Context, r *http.Request) bool
 	// liveStreams counts the open live dashboard streams (MaxLiveStreams).
 	liveStreams atomic.Int64
 	node        *hub.Node
@@ -145,30 +148,14 @@ func (s *Server) routes() chi.Router {
 	r.Get("/readyz", s.readyz)
 	r.Handle("/static/*", s.ui.Static())
 
-	// The participant routes, mounted twice: at "/" for the default
-	// organization, at "/o/{org}/" for the others.
 	// Accounts and the dashboard.
+	signIn := auth.New(s.Kit, auth.Deps{Accounts: s.accounts, Box: s.box, Policy: s.policy, SSO: s.sso})
+	s.stillSignedIn = signIn.StillSignedIn
 	r.Group(func(r chi.Router) {
 		r.Use(s.CSRF)
-		r.Get("/login", s.loginPage)
-		r.With(s.Limit("login", web.LimitLogin)).Post("/login", s.login)
-		r.Get("/login/2fa", s.twoFactorPage)
-		r.With(s.Limit("login", web.LimitLogin)).Post("/login/2fa", s.twoFactor)
-		r.Get("/2fa/enrol", s.enrolPage)
-		r.With(s.Limit("login", web.LimitLogin)).Post("/2fa/enrol", s.enrol)
-		r.Post("/logout", s.logout)
-		r.With(s.requireUser).Post("/logout/all", s.logoutAll)
-		r.Get("/auth/sso/{provider}", s.ssoBegin) // only completing a sign-in counts
-
-		r.With(s.Limit("login", web.LimitLogin)).Get("/auth/sso/{provider}/callback", s.ssoCallback)
-		// Only the forms count against the limit: a link token has 256
-		// random bits, so looking pages up cannot guess one.
-		r.Get("/invite/{token}", s.invitePage)
-		r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/invite/{token}", s.acceptInvite)
-		r.Get("/reset/{token}", s.resetPage)
-		r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/reset/{token}", s.reset)
+		signIn.Mount(r)
 		r.Route("/dashboard", func(r chi.Router) {
-			r.Use(s.requireUser)
+			r.Use(signIn.RequireUser)
 			r.Get("/", s.dashHome)
 			r.Route("/{org}", func(r chi.Router) {
 				r.Use(s.DashOrg(s.accounts))

@@ -9,7 +9,7 @@ import (
 
 	"roomhub"
 	"roomhub/account"
-	"roomhub/server"
+	"roomhub/server/auth"
 	"roomhub/sso"
 	"roomhub/sso/ssotest"
 )
@@ -119,7 +119,7 @@ func TestSSOFailuresAudited(t *testing.T) {
 	if err := a.store.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: globex.ID, SSODomain: "globex.example", SSODomainVerified: true}); err != nil {
 		t.Fatal(err)
 	}
-	orgs := map[string]int64{"acme": acme.ID, "globex": globex.ID, "initech": initech.ID, "none": server.NoOrgAudit}
+	orgs := map[string]int64{"acme": acme.ID, "globex": globex.ID, "initech": initech.ID, "none": auth.NoOrgAudit}
 	for _, tc := range []struct {
 		name   string
 		user   *ssotest.User // nil: no flow cookie

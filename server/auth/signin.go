@@ -1,6 +1,7 @@
-package server
+package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -27,7 +28,7 @@ const (
 // startUserSession creates a new dashboard session for user and sets its
 // cookie, replacing (and deleting) the one the request carried: a session id
 // never survives a change of privilege, so a planted cookie is worthless.
-func (s *Server) startUserSession(w http.ResponseWriter, r *http.Request, userID int64, verified bool) error {
+func (s *Handler) startUserSession(w http.ResponseWriter, r *http.Request, userID int64, verified bool) error {
 	if old, err := r.Cookie(web.UserSessionCookie); err == nil && old.Value != "" {
 		s.accounts.DeleteUserSession(r.Context(), web.SessionID(old.Value))
 	}
@@ -53,7 +54,7 @@ func (s *Server) startUserSession(w http.ResponseWriter, r *http.Request, userID
 
 // currentUser loads the request's dashboard session, if it has a live one.
 // Expired sessions are deleted on sight.
-func (s *Server) currentUser(r *http.Request) (*web.SignIn, error) {
+func (s *Handler) currentUser(r *http.Request) (*web.SignIn, error) {
 	st := web.StateOf(r)
 	if st.User != nil && st.User.User.ID != 0 {
 		return st.User, nil
@@ -92,9 +93,9 @@ func (s *Server) currentUser(r *http.Request) (*web.SignIn, error) {
 	return st.User, nil
 }
 
-// requireUser lets through requests with a verified (two-factor) session;
+// RequireUser lets through requests with a verified (two-factor) session;
 // others are sent to sign in, or to finish the second factor.
-func (s *Server) requireUser(next http.Handler) http.Handler {
+func (s *Handler) RequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		us, err := s.currentUser(r)
 		if err != nil {
@@ -112,4 +113,20 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// StillSignedIn reports whether the stream's dashboard session is still
+// valid and its user still a member of the organization.
+func (s *Handler) StillSignedIn(ctx context.Context, r *http.Request) bool {
+	st := web.StateOf(r)
+	if st.User == nil {
+		return false
+	}
+	us, err := s.accounts.UserSession(ctx, st.User.Sess.ID)
+	now := s.clock.Now()
+	if err != nil || !now.Before(us.ExpiresAt) || now.Sub(us.LastSeen) >= UserSessionIdleTimeout {
+		return false
+	}
+	_, err = s.accounts.Membership(ctx, st.Dash.Org.ID, st.User.User.ID)
+	return err == nil
 }

@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"net/http"
@@ -9,7 +9,7 @@ import (
 
 // auditUserOrgs audits an account event (sign-in, 2FA) in every
 // organization the user belongs to, so each one's admins see it.
-func (s *Server) auditUserOrgs(r *http.Request, u roomhub.User, action, desc string, ok bool, extra map[string]any) {
+func (s *Handler) auditUserOrgs(r *http.Request, u roomhub.User, action, desc string, ok bool, extra map[string]any) {
 	ms, err := s.accounts.ListMemberships(r.Context(), u.ID)
 	if err != nil {
 		s.log.Error("audit: list memberships failed", "err", err)

@@ -1,4 +1,4 @@
-package server
+package auth
 
 import (
 	"crypto/hmac"
@@ -37,7 +37,7 @@ type ssoFlow struct {
 	Expires  int64  `json:"e"`
 }
 
-func (s *Server) signFlow(f ssoFlow) string {
+func (s *Handler) signFlow(f ssoFlow) string {
 	b, _ := json.Marshal(f)
 	m := hmac.New(sha256.New, []byte(s.cfg.SecretKey))
 	m.Write([]byte("sso\x00"))
@@ -45,7 +45,7 @@ func (s *Server) signFlow(f ssoFlow) string {
 	return base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (s *Server) readFlow(r *http.Request) (ssoFlow, bool) {
+func (s *Handler) readFlow(r *http.Request) (ssoFlow, bool) {
 	var f ssoFlow
 	c, err := r.Cookie(ssoCookie)
 	if err != nil || len(c.Value) > MaxSSOCookieBytes {
@@ -70,7 +70,7 @@ func (s *Server) readFlow(r *http.Request) (ssoFlow, bool) {
 }
 
 // ssoBegin sends the browser to the provider.
-func (s *Server) ssoBegin(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) ssoBegin(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "provider")
 	if s.sso == nil {
 		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
@@ -91,7 +91,7 @@ func (s *Server) ssoBegin(w http.ResponseWriter, r *http.Request) {
 // verified email) goes on to the second factor like after a password; an
 // unknown one joins the organization that verified the email's domain, as a
 // viewer, only if that organization allows it.
-func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "provider")
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: "", Path: "/auth/sso/", HttpOnly: true,
 		Secure: !s.cfg.Debug, SameSite: http.SameSiteLaxMode, MaxAge: -1})
@@ -177,7 +177,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 // flow that failed before the provider named anyone, or an email no
 // organization claims, concerns no organization: the row goes under
 // NoOrgAudit, for the operator.
-func (s *Server) ssoDenied(r *http.Request, provider, rawEmail, why string) {
+func (s *Handler) ssoDenied(r *http.Request, provider, rawEmail, why string) {
 	ctx := r.Context()
 	desc := "SSO sign-in with " + provider + " refused: " + why
 	extra := map[string]any{"provider": provider, "reason": why}

@@ -1,17 +1,78 @@
-package server
+// Package auth signs people in to the dashboard: password and second
+// factor, enrolment, single sign-on, invitations and password reset links,
+// signing out, and the dashboard sign-in sessions RequireUser checks.
+package auth
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"roomhub"
 	"roomhub/account"
+	"roomhub/clock"
+	"roomhub/config"
 	"roomhub/secret"
 	"roomhub/server/web"
+	"roomhub/sso"
 	"roomhub/ui"
+
+	"github.com/go-chi/chi/v5"
 )
+
+// Handler serves the sign-in routes and checks dashboard sign-ins.
+type Handler struct {
+	*web.Kit
+	cfg      config.Config
+	accounts roomhub.Accounts
+	box      *secret.Box
+	policy   *account.Policy
+	hasher   *account.Hasher
+	sso      *sso.SSO
+	clock    clock.Clock
+	log      *slog.Logger
+	obs      web.Observer
+}
+
+// Deps are what signing in reads and changes.
+type Deps struct {
+	Accounts roomhub.Accounts
+	// Box seals and opens second-factor secrets (APP_MASTER_KEY).
+	Box *secret.Box
+	// Policy checks new passwords.
+	Policy *account.Policy
+	// SSO is nil when no provider is configured.
+	SSO *sso.SSO
+}
+
+// New returns the sign-in handler.
+func New(kit *web.Kit, d Deps) *Handler {
+	return &Handler{Kit: kit, cfg: kit.Config(), accounts: d.Accounts, box: d.Box, policy: d.Policy, hasher: account.NewHasher(),
+		sso: d.SSO, clock: kit.Clock(), log: kit.Log(), obs: kit.Observer()}
+}
+
+// Mount mounts the sign-in routes; the caller puts CSRF in front.
+func (s *Handler) Mount(r chi.Router) {
+	r.Get("/login", s.loginPage)
+	r.With(s.Limit("login", web.LimitLogin)).Post("/login", s.login)
+	r.Get("/login/2fa", s.twoFactorPage)
+	r.With(s.Limit("login", web.LimitLogin)).Post("/login/2fa", s.twoFactor)
+	r.Get("/2fa/enrol", s.enrolPage)
+	r.With(s.Limit("login", web.LimitLogin)).Post("/2fa/enrol", s.enrol)
+	r.Post("/logout", s.logout)
+	r.With(s.RequireUser).Post("/logout/all", s.logoutAll)
+	r.Get("/auth/sso/{provider}", s.ssoBegin) // only completing a sign-in counts
+
+	r.With(s.Limit("login", web.LimitLogin)).Get("/auth/sso/{provider}/callback", s.ssoCallback)
+	// Only the forms count against the limit: a link token has 256
+	// random bits, so looking pages up cannot guess one.
+	r.Get("/invite/{token}", s.invitePage)
+	r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/invite/{token}", s.acceptInvite)
+	r.Get("/reset/{token}", s.resetPage)
+	r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/reset/{token}", s.reset)
+}
 
 type loginData struct {
 	Email string
@@ -20,7 +81,7 @@ type loginData struct {
 
 type ssoProvider struct{ Name, Label string }
 
-func (s *Server) ssoProviders() []ssoProvider {
+func (s *Handler) ssoProviders() []ssoProvider {
 	if s.sso == nil {
 		return nil
 	}
@@ -31,7 +92,7 @@ func (s *Server) ssoProviders() []ssoProvider {
 	return out
 }
 
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	if us, err := s.currentUser(r); err == nil && us != nil && us.Sess.Verified {
 		s.Redirect(w, r, "/dashboard/")
 		return
@@ -46,7 +107,7 @@ var errBadLogin = roomhub.Errorf(roomhub.EUNAUTHORIZED, "Email or password is in
 // login checks a password. The (email, IP) pair is locked after
 // LOCKOUT_LIMIT failures for LOCKOUT_DURATION, even for the right password,
 // and unknown emails count and cost the same as known ones.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.Fail(w, r, roomhub.Errorf(roomhub.EINVALID, "The form could not be read."))
 		return
@@ -137,7 +198,7 @@ const NoOrgAudit int64 = 0
 
 // endPending deletes a pending (password only) sign-in: whoever holds it
 // must start again from the password, which is itself limited.
-func (s *Server) endPending(w http.ResponseWriter, r *http.Request, us *web.SignIn) {
+func (s *Handler) endPending(w http.ResponseWriter, r *http.Request, us *web.SignIn) {
 	if err := s.accounts.DeleteUserSession(r.Context(), us.Sess.ID); err != nil {
 		s.log.Error("pending session not deleted", "err", err)
 	}
@@ -147,7 +208,7 @@ func (s *Server) endPending(w http.ResponseWriter, r *http.Request, us *web.Sign
 // locked reports whether the (email, IP) pair is locked now; a refused
 // attempt on a locked pair is audited, for an unknown email as for a known
 // one (auditSignIn).
-func (s *Server) locked(r *http.Request, email, ip string) (bool, error) {
+func (s *Handler) locked(r *http.Request, email, ip string) (bool, error) {
 	a, err := s.accounts.LoginAttempts(r.Context(), email, ip)
 	if err != nil {
 		return false, err
@@ -171,7 +232,7 @@ func (s *Server) locked(r *http.Request, email, ip string) (bool, error) {
 // write, as it costs a password hash (Hasher.DummyVerify): neither the
 // answer nor the work done tells which emails have accounts. (Only the
 // number of audit rows differs, one per organization of the account.)
-func (s *Server) auditSignIn(r *http.Request, u roomhub.User, email, action, desc string, ok bool, extra map[string]any) {
+func (s *Handler) auditSignIn(r *http.Request, u roomhub.User, email, action, desc string, ok bool, extra map[string]any) {
 	ms, err := s.accounts.ListMemberships(r.Context(), u.ID)
 	if err != nil {
 		s.log.Error("audit: list memberships failed", "err", err)
@@ -197,7 +258,7 @@ func (s *Server) auditSignIn(r *http.Request, u roomhub.User, email, action, des
 // loginFailed records a failed password step: it counts toward the lock,
 // is audited, and answers with the same message whatever went wrong. An
 // unknown email takes the same path as a known one.
-func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, email string, u roomhub.User, why string, again func(int, string)) {
+func (s *Handler) loginFailed(w http.ResponseWriter, r *http.Request, email string, u roomhub.User, why string, again func(int, string)) {
 	a, err := s.accounts.RecordLoginFailure(r.Context(), email, web.StateOf(r).IP.String(), s.cfg.LockoutLimit, s.cfg.LockoutDuration, s.clock.Now())
 	if err != nil {
 		s.Fail(w, r, err)
@@ -223,7 +284,7 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, email strin
 // addresses); and against this pending sign-in (MaxPendingCodeFailures).
 // Reaching any of the three ends the pending sign-in, so the password step
 // comes again. restart answers on the sign-in page.
-func (s *Server) codeFailed(w http.ResponseWriter, r *http.Request, us *web.SignIn, again, restart func(int, string)) {
+func (s *Handler) codeFailed(w http.ResponseWriter, r *http.Request, us *web.SignIn, again, restart func(int, string)) {
 	ctx, u, now := r.Context(), us.User, s.clock.Now()
 	pair, err := s.accounts.RecordLoginFailure(ctx, u.Email, web.StateOf(r).IP.String(), s.cfg.LockoutLimit, s.cfg.LockoutDuration, now)
 	if err != nil {
@@ -276,7 +337,7 @@ func (s *Server) codeFailed(w http.ResponseWriter, r *http.Request, us *web.Sign
 
 // pendingUser returns the signed-in user of a session that passed the
 // first factor but not yet the second.
-func (s *Server) pendingUser(w http.ResponseWriter, r *http.Request) (*web.SignIn, bool) {
+func (s *Handler) pendingUser(w http.ResponseWriter, r *http.Request) (*web.SignIn, bool) {
 	us, err := s.currentUser(r)
 	if err != nil {
 		s.Fail(w, r, err)
@@ -293,7 +354,7 @@ func (s *Server) pendingUser(w http.ResponseWriter, r *http.Request) (*web.SignI
 	return us, true
 }
 
-func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
 		return
@@ -310,7 +371,7 @@ func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 // like wrong passwords, toward the account's second-factor lock, and
 // against the pending sign-in (codeFailed), so the six digits cannot be
 // brute-forced.
-func (s *Server) twoFactor(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) twoFactor(w http.ResponseWriter, r *http.Request) {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
 		return
@@ -412,7 +473,7 @@ type enrolData struct {
 // so a form value cannot be replayed from another session.
 func enrolAAD(sessionID string) string { return "enrol:" + sessionID }
 
-func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) enrolPage(w http.ResponseWriter, r *http.Request) {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
 		return
@@ -424,7 +485,7 @@ func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request) {
 	s.renderEnrol(w, r, us, http.StatusOK, "", "")
 }
 
-func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, us *web.SignIn, code int, secret, msg string) {
+func (s *Handler) renderEnrol(w http.ResponseWriter, r *http.Request, us *web.SignIn, code int, secret, msg string) {
 	e, err := account.NewTOTP("Roomhub", us.User.Email)
 	if secret != "" {
 		e, err = account.TOTPFromSecret("Roomhub", us.User.Email, secret)
@@ -444,7 +505,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, us *web.Sig
 // enrol completes TOTP enrolment: the code proves the app holds the secret.
 // The session is then rotated to a verified one and the backup codes are
 // shown, once.
-func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) enrol(w http.ResponseWriter, r *http.Request) {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
 		return
@@ -489,7 +550,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 }
 
 // logout ends this session; logoutAll ends every session of the user.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if us, err := s.currentUser(r); err == nil && us != nil {
 		s.accounts.DeleteUserSession(r.Context(), us.Sess.ID)
 		s.auditUserOrgs(r, us.User, "logout", "signed out", true, nil)
@@ -498,7 +559,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	s.Redirect(w, r, "/login")
 }
 
-func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) logoutAll(w http.ResponseWriter, r *http.Request) {
 	u := web.StateOf(r).User.User
 	n, err := s.accounts.DeleteUserSessions(r.Context(), u.ID)
 	if err != nil {
@@ -525,8 +586,8 @@ var errBadLink = roomhub.Errorf(roomhub.ENOTFOUND, "This link is not valid. It m
 // invitation loads the link a request names and checks it is still backed
 // by its issuer (linkRefusal); a wrong, used, expired or refused token is
 // one 404.
-func (s *Server) invitation(w http.ResponseWriter, r *http.Request, kind roomhub.TokenKind) (roomhub.UserToken, bool) {
-	tok := chiParam(r, "token")
+func (s *Handler) invitation(w http.ResponseWriter, r *http.Request, kind roomhub.TokenKind) (roomhub.UserToken, bool) {
+	tok := chi.URLParam(r, "token")
 	if !account.ValidTokenFormat(tok) {
 		s.Fail(w, r, errBadLink)
 		return roomhub.UserToken{}, false
@@ -570,7 +631,7 @@ func (s *Server) invitation(w http.ResponseWriter, r *http.Request, kind roomhub
 // or an account that joined another organization after its reset link was
 // made. It returns why the link is refused, "" if it is not. A link with no
 // issuer (CreatedBy 0) was made by the operator's CLI and stands as made.
-func (s *Server) linkRefusal(ctx context.Context, t roomhub.UserToken) (string, error) {
+func (s *Handler) linkRefusal(ctx context.Context, t roomhub.UserToken) (string, error) {
 	if t.CreatedBy == 0 {
 		return "", nil
 	}
@@ -583,7 +644,7 @@ func (s *Server) linkRefusal(ctx context.Context, t roomhub.UserToken) (string, 
 	}
 	switch t.Kind {
 	case roomhub.TokenInvite:
-		if !issuer.Role.CanManage() || !mayAssign(issuer.Role, t.Role) {
+		if !issuer.Role.CanManage() || !account.MayAssign(issuer.Role, t.Role) {
 			return "its issuer, now " + string(issuer.Role) + ", may no longer give the role " + string(t.Role), nil
 		}
 		return "", nil
@@ -599,13 +660,13 @@ func (s *Server) linkRefusal(ctx context.Context, t roomhub.UserToken) (string, 
 		if err != nil {
 			return "", err
 		}
-		why, _ := resetRefusal(issuer, target, all)
+		why, _ := account.ResetRefusal(issuer, target, all)
 		return why, nil
 	}
 	return "unknown kind of link", nil
 }
 
-func (s *Server) invitePage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) invitePage(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.invitation(w, r, roomhub.TokenInvite)
 	if !ok {
 		return
@@ -616,7 +677,7 @@ func (s *Server) invitePage(w http.ResponseWriter, r *http.Request) {
 // renderInvite shows an invitation. What it shows does not depend on
 // whether the invited email has an account: only a visitor signed in as
 // that email sees something else (a Join button).
-func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, t roomhub.UserToken, code int, name, msg string) {
+func (s *Handler) renderInvite(w http.ResponseWriter, r *http.Request, t roomhub.UserToken, code int, name, msg string) {
 	org, err := s.accounts.OrgByID(r.Context(), t.OrgID)
 	if err != nil {
 		s.Fail(w, r, err)
@@ -639,7 +700,7 @@ func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, t roomhub.
 // without spending the link. That answer does tell the link's holder that
 // the account exists: it is the one place, and it cannot be avoided, since
 // for an email without an account the same form creates one.
-func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.invitation(w, r, roomhub.TokenInvite)
 	if !ok {
 		return
@@ -711,7 +772,7 @@ func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 // useToken spends a one-time token; a second use (a race) is refused.
-func (s *Server) useToken(w http.ResponseWriter, r *http.Request, t roomhub.UserToken) bool {
+func (s *Handler) useToken(w http.ResponseWriter, r *http.Request, t roomhub.UserToken) bool {
 	ok, err := s.accounts.UseUserToken(r.Context(), t.ID, s.clock.Now())
 	if err != nil {
 		s.Fail(w, r, err)
@@ -726,7 +787,7 @@ func (s *Server) useToken(w http.ResponseWriter, r *http.Request, t roomhub.User
 
 type resetData struct{ Email, Path string }
 
-func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) resetPage(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.invitation(w, r, roomhub.TokenReset)
 	if !ok {
 		return
@@ -736,7 +797,7 @@ func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) {
 
 // reset sets a new password from a reset link and signs the user out
 // everywhere; the second factor is untouched.
-func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) reset(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.invitation(w, r, roomhub.TokenReset)
 	if !ok {
 		return
