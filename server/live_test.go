@@ -18,7 +18,7 @@ import (
 	"roomhub/config"
 	"roomhub/hub"
 	"roomhub/room"
-	"roomhub/server"
+	serverlive "roomhub/server/live"
 )
 
 // signedIn creates a user with role in org, enrolled in two-factor
@@ -420,7 +420,7 @@ func TestLiveStreamEndsWithTheSession(t *testing.T) {
 			live := tc.who.stream("/dashboard/acme/live/events")
 			live.next(t, "the snapshot")
 			// Still valid: a check passes and the stream stays open.
-			a.clk.Advance(server.LiveSessionCheck)
+			a.clk.Advance(serverlive.LiveSessionCheck)
 			select {
 			case ev := <-live.events:
 				t.Fatalf("a valid session's stream sent %q", ev.name)
@@ -433,7 +433,7 @@ func TestLiveStreamEndsWithTheSession(t *testing.T) {
 			deadline := time.After(5 * time.Second)
 		wait:
 			for {
-				a.clk.Advance(server.LiveSessionCheck)
+				a.clk.Advance(serverlive.LiveSessionCheck)
 				select {
 				case ev, ok := <-live.events:
 					if !ok {

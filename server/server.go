@@ -1,6 +1,8 @@
-// Package server is Roomhub's HTTP layer: the chi router, the participant
-// API and pages, the WebSocket endpoint, and the security middleware in
-// front of them all.
+// Package server assembles Roomhub's HTTP layer: the security middleware of
+// server/web in front of the handlers of each audience (server/participant,
+// server/auth, server/dashboard, server/live, server/apiv1), each mounting
+// its own routes, plus the health probes and static files. It holds no
+// handler of its own beyond the probes.
 package server
 
 import (
@@ -8,8 +10,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -25,6 +25,8 @@ import (
 	"roomhub/secret"
 	"roomhub/server/apiv1"
 	"roomhub/server/auth"
+	"roomhub/server/dashboard"
+	"roomhub/server/live"
 	"roomhub/server/participant"
 	"roomhub/server/web"
 	"roomhub/sso"
@@ -78,24 +80,19 @@ type Server struct {
 	rooms    roomhub.Rooms
 	history  roomhub.History
 	// rules are the rules of rooms (admit, kick, close, lock, invites).
-	rules *room.Service
-	// stillSignedIn reports whether a live stream's sign-in still holds.
-	stillSignedIn func(ctx context.Context, r *http.Request) bool
-	// liveStreams counts the open live dashboard streams (MaxLiveStreams).
-	liveStreams atomic.Int64
-	node        *hub.Node
-	tokens      *agora.Tenants
-	box         *secret.Box
-	policy      *account.Policy
-	hasher      *account.Hasher
-	sso         *sso.SSO
-	ui          *ui.UI
-	log         *slog.Logger
-	clock       clock.Clock
-	ready       func(ctx context.Context) error
-	obs         web.Observer
-	defaultOrg  roomhub.Org
-	router      chi.Router
+	rules      *room.Service
+	live       *live.Handler
+	node       *hub.Node
+	tokens     *agora.Tenants
+	box        *secret.Box
+	policy     *account.Policy
+	sso        *sso.SSO
+	ui         *ui.UI
+	log        *slog.Logger
+	clock      clock.Clock
+	ready      func(ctx context.Context) error
+	defaultOrg roomhub.Org
+	router     chi.Router
 }
 
 // New builds the server and its routes. It loads the default organization,
@@ -107,14 +104,13 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if s.accounts == nil || s.rooms == nil || d.Moderation == nil || s.tokens == nil || s.box == nil || s.policy == nil {
 		return nil, errors.New("server: Accounts, Rooms, Moderation, Tokens, Box and Policy are required")
 	}
-	s.hasher = account.NewHasher()
 	kit, err := web.New(web.Deps{Config: d.Config, Store: d.Store, Tokens: d.Tokens, UI: d.UI, Log: d.Log, Clock: d.Clock,
 		LimitCounter: d.LimitCounter, Observer: d.Observer})
 	if err != nil {
 		return nil, err
 	}
 	s.Kit = kit
-	s.log, s.clock, s.obs = kit.Log(), kit.Clock(), kit.Observer()
+	s.log, s.clock = kit.Log(), kit.Clock()
 	s.rules = room.New(room.Deps{Members: d.Store, Moderation: d.Moderation, Node: d.Node, Clock: s.clock, SecretKey: s.cfg.SecretKey})
 	if s.ready == nil {
 		s.ready = d.Store.Ping
@@ -150,61 +146,19 @@ func (s *Server) routes() chi.Router {
 
 	// Accounts and the dashboard.
 	signIn := auth.New(s.Kit, auth.Deps{Accounts: s.accounts, Box: s.box, Policy: s.policy, SSO: s.sso})
-	s.stillSignedIn = signIn.StillSignedIn
+	dash := dashboard.New(s.Kit, dashboard.Deps{Accounts: s.accounts, Box: s.box})
+	s.live = live.New(s.Kit, live.Deps{History: s.history, Rooms: s.rooms, Node: s.node, Rules: s.rules, UI: s.ui,
+		StillSignedIn: signIn.StillSignedIn})
 	r.Group(func(r chi.Router) {
 		r.Use(s.CSRF)
 		signIn.Mount(r)
 		r.Route("/dashboard", func(r chi.Router) {
 			r.Use(signIn.RequireUser)
-			r.Get("/", s.dashHome)
+			r.Get("/", dash.Home)
 			r.Route("/{org}", func(r chi.Router) {
 				r.Use(s.DashOrg(s.accounts))
-				r.Get("/", s.orgHome)
-				r.Get("/settings", s.settingsPage)
-				r.Get("/users", s.usersPage)
-				r.Get("/keys", s.keysPage)
-				r.Get("/audit", s.auditPage)
-				r.Get("/audit.csv", s.auditCSV)
-				// Live rooms, history and moderation (server/live.go).
-				r.Get("/live", s.livePage)
-				r.Get("/live/events", s.liveEvents)
-				r.Get("/history", s.historyPage)
-				r.Get("/rooms/{room}", s.roomPage)
-				r.Group(func(r chi.Router) {
-					r.Use(s.RequireManage)
-					r.Post("/settings/agora", s.saveAgora)
-					r.Post("/settings/sso", s.saveSSO)
-					r.Post("/invitations", s.createInvitation)
-					r.Post("/invitations/{id}/revoke", s.revokeInvitation)
-					r.Post("/users/{id}/role", s.setRole)
-					r.Post("/users/{id}/remove", s.removeUser)
-					r.Post("/users/{id}/reset-2fa", s.resetTwoFactor)
-					r.Post("/users/{id}/reset-password", s.resetPasswordLink)
-					r.Post("/rooms/{room}/members/{uid}/kick", s.kickMember)
-					r.Post("/rooms/{room}/close", s.closeRoomPage)
-					r.Post("/rooms/{room}/settings", s.saveRoomSettings)
-					r.Post("/rooms/{room}/invites", s.createRoomInvite)
-					r.Post("/rooms/{room}/invites/{id}/revoke", s.revokeRoomInvite)
-					keyOps := s.LimitBy("api_key_ops", web.LimitKeyOps, func(r *http.Request) string {
-						return strconv.FormatInt(web.StateOf(r).User.User.ID, 10)
-					})
-					r.With(keyOps).Post("/keys", s.createKey)
-					r.With(keyOps).Post("/keys/{id}/revoke", s.revokeKey)
-				})
-				// Webhooks (server/webhooks.go): everyone reads the
-				// endpoints and the delivery log; owners and admins add,
-				// delete and test endpoints (requireManage: viewers get 404),
-				// at most LimitWebhookOps per user.
-				r.Get("/webhooks", s.webhooksPage)
-				r.Group(func(r chi.Router) {
-					r.Use(s.RequireManage)
-					hookOps := s.LimitBy("webhook_ops", web.LimitWebhookOps, func(r *http.Request) string {
-						return strconv.FormatInt(web.StateOf(r).User.User.ID, 10)
-					})
-					r.With(hookOps).Post("/webhooks", s.createWebhook)
-					r.With(hookOps).Post("/webhooks/{id}/delete", s.deleteWebhook)
-					r.With(hookOps).Post("/webhooks/{id}/test", s.testWebhook)
-				})
+				dash.Mount(r)
+				s.live.Mount(r)
 			})
 		})
 	})
@@ -224,3 +178,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
+
+// LiveStreams reports the open live dashboard streams, for metrics.
+func (s *Server) LiveStreams() int64 { return s.live.LiveStreams() }

@@ -318,3 +318,13 @@ func (s *Kit) RequireManage(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// IDParam parses a numeric URL parameter; a malformed one is a 404 like any
+// object that is not there.
+func IDParam(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, roomhub.Errorf(roomhub.ENOTFOUND, "Not found.")
+	}
+	return id, nil
+}

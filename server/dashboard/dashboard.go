@@ -1,10 +1,15 @@
-package server
+// Package dashboard serves an organization's administration pages: its
+// home, settings (Agora credentials, SSO domain), users and invitations,
+// API keys, the audit log and webhooks. Live rooms, history and moderation
+// are the live package's.
+package dashboard
 
 import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +20,8 @@ import (
 
 	"roomhub"
 	"roomhub/account"
+	"roomhub/clock"
+	"roomhub/config"
 	"roomhub/secret"
 	"roomhub/server/web"
 	"roomhub/ui"
@@ -29,7 +36,70 @@ const (
 	MaxAuditExport  = 100000 // rows in one CSV export
 )
 
-func (s *Server) dashHome(w http.ResponseWriter, r *http.Request) {
+// Handler serves the administration pages.
+type Handler struct {
+	*web.Kit
+	cfg      config.Config
+	accounts roomhub.Accounts
+	box      *secret.Box
+	clock    clock.Clock
+	log      *slog.Logger
+}
+
+// Deps are what the administration pages read and change.
+type Deps struct {
+	Accounts roomhub.Accounts
+	// Box seals the organization's Agora certificate and webhook secrets.
+	Box *secret.Box
+}
+
+// New returns the administration pages' handler.
+func New(kit *web.Kit, d Deps) *Handler {
+	return &Handler{Kit: kit, cfg: kit.Config(), accounts: d.Accounts, box: d.Box, clock: kit.Clock(), log: kit.Log()}
+}
+
+// Mount mounts the organization's dashboard pages under /dashboard/{org}/;
+// the caller has resolved the organization and the user's role (web.DashOrg).
+func (s *Handler) Mount(r chi.Router) {
+	r.Get("/", s.orgHome)
+	r.Get("/settings", s.settingsPage)
+	r.Get("/users", s.usersPage)
+	r.Get("/keys", s.keysPage)
+	r.Get("/audit", s.auditPage)
+	r.Get("/audit.csv", s.auditCSV)
+	r.Group(func(r chi.Router) {
+		r.Use(s.RequireManage)
+		r.Post("/settings/agora", s.saveAgora)
+		r.Post("/settings/sso", s.saveSSO)
+		r.Post("/invitations", s.createInvitation)
+		r.Post("/invitations/{id}/revoke", s.revokeInvitation)
+		r.Post("/users/{id}/role", s.setRole)
+		r.Post("/users/{id}/remove", s.removeUser)
+		r.Post("/users/{id}/reset-2fa", s.resetTwoFactor)
+		r.Post("/users/{id}/reset-password", s.resetPasswordLink)
+		keyOps := s.LimitBy("api_key_ops", web.LimitKeyOps, func(r *http.Request) string {
+			return strconv.FormatInt(web.StateOf(r).User.User.ID, 10)
+		})
+		r.With(keyOps).Post("/keys", s.createKey)
+		r.With(keyOps).Post("/keys/{id}/revoke", s.revokeKey)
+	})
+	// Webhooks (webhooks.go): everyone reads the endpoints and the
+	// delivery log; owners and admins add, delete and test endpoints
+	// (RequireManage: viewers get 404), at most LimitWebhookOps per user.
+	r.Get("/webhooks", s.webhooksPage)
+	r.Group(func(r chi.Router) {
+		r.Use(s.RequireManage)
+		hookOps := s.LimitBy("webhook_ops", web.LimitWebhookOps, func(r *http.Request) string {
+			return strconv.FormatInt(web.StateOf(r).User.User.ID, 10)
+		})
+		r.With(hookOps).Post("/webhooks", s.createWebhook)
+		r.With(hookOps).Post("/webhooks/{id}/delete", s.deleteWebhook)
+		r.With(hookOps).Post("/webhooks/{id}/test", s.testWebhook)
+	})
+}
+
+// Home lists the organizations of the signed-in user.
+func (s *Handler) Home(w http.ResponseWriter, r *http.Request) {
 	ms, err := s.accounts.ListMemberships(r.Context(), web.StateOf(r).User.User.ID)
 	if err != nil {
 		s.Fail(w, r, err)
@@ -38,31 +108,19 @@ func (s *Server) dashHome(w http.ResponseWriter, r *http.Request) {
 	s.DashPage(w, r, http.StatusOK, ui.PageOrgs, "orgs", ui.Page{Data: ms})
 }
 
-func (s *Server) orgHome(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) orgHome(w http.ResponseWriter, r *http.Request) {
 	s.Redirect(w, r, "/dashboard/"+web.StateOf(r).Dash.Org.Slug+"/live")
 }
-
-// id parses a numeric URL parameter; a malformed one is a 404 like any
-// object that is not there.
-func idParam(r *http.Request, name string) (int64, error) {
-	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, roomhub.Errorf(roomhub.ENOTFOUND, "Not found.")
-	}
-	return id, nil
-}
-
-func chiParam(r *http.Request, name string) string { return chi.URLParam(r, name) }
 
 // Settings.
 
 type settingsData struct{ Settings roomhub.OrgSettings }
 
-func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
 	s.renderSettings(w, r, http.StatusOK, "", "")
 }
 
-func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, code int, flash, formErr string) {
+func (s *Handler) renderSettings(w http.ResponseWriter, r *http.Request, code int, flash, formErr string) {
 	set, err := s.accounts.OrgSettings(r.Context(), web.StateOf(r).Dash.Org.ID)
 	if err != nil {
 		s.Fail(w, r, err)
@@ -83,7 +141,7 @@ func agoraHex(v string) bool {
 // saveAgora sets the organization's own Agora credentials. The certificate
 // is sealed with APP_MASTER_KEY bound to this organization's row, and never
 // rendered again; an empty certificate keeps the stored one.
-func (s *Server) saveAgora(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) saveAgora(w http.ResponseWriter, r *http.Request) {
 	org := web.StateOf(r).Dash.Org
 	appID := strings.TrimSpace(r.PostFormValue("app_id"))
 	cert := strings.TrimSpace(r.PostFormValue("certificate"))
@@ -135,7 +193,7 @@ func agoraAAD(orgID int64) string {
 // SSO users join it. A changed domain loses its verification: only an
 // operator verifies one (roomhub org verify-domain), so an organization
 // cannot claim someone else's domain and capture its users.
-func (s *Server) saveSSO(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) saveSSO(w http.ResponseWriter, r *http.Request) {
 	org := web.StateOf(r).Dash.Org
 	domain := strings.ToLower(strings.TrimSpace(r.PostFormValue("sso_domain")))
 	if domain != "" && !validDomain(domain) {
@@ -185,11 +243,11 @@ type usersData struct {
 	LinkLabel   string
 }
 
-func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) usersPage(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, "", "", usersData{})
 }
 
-func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d usersData) {
+func (s *Handler) renderUsers(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d usersData) {
 	org := web.StateOf(r).Dash.Org
 	var err error
 	if d.Users, err = s.accounts.ListOrgUsers(r.Context(), org.ID); err != nil {
@@ -203,7 +261,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, code int, f
 	s.DashPage(w, r, code, ui.PageUsers, "users", ui.Page{Flash: flash, FormError: formErr, Data: d})
 }
 
-func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createInvitation(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	email, err := account.NormalizeEmail(r.PostFormValue("email"))
 	if err != nil {
@@ -231,8 +289,8 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, "", "", usersData{Link: link, LinkLabel: "Send this invitation link to " + email + "."})
 }
 
-func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
+func (s *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request) {
+	id, err := web.IDParam(r, "id")
 	if err == nil {
 		err = s.accounts.RevokeInvitation(r.Context(), web.StateOf(r).Dash.Org.ID, id)
 	}
@@ -246,9 +304,9 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 
 // target loads the membership a user action is about, in this organization
 // only, and checks the actor may act on it: admins cannot touch owners.
-func (s *Server) target(w http.ResponseWriter, r *http.Request, action string) (roomhub.Membership, bool) {
+func (s *Handler) target(w http.ResponseWriter, r *http.Request, action string) (roomhub.Membership, bool) {
 	st := web.StateOf(r)
-	id, err := idParam(r, "id")
+	id, err := web.IDParam(r, "id")
 	var m roomhub.Membership
 	if err == nil {
 		m, err = s.accounts.Membership(r.Context(), st.Dash.Org.ID, id)
@@ -268,7 +326,7 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request, action string) (
 // revokeIssued spends the invitations and reset links m issued in this
 // organization: a link outlives neither its issuer's role nor membership.
 // (The link pages also check the issuer again when a link is used.)
-func (s *Server) revokeIssued(r *http.Request, m roomhub.Membership) {
+func (s *Handler) revokeIssued(r *http.Request, m roomhub.Membership) {
 	n, err := s.accounts.RevokeTokensIssuedBy(r.Context(), web.StateOf(r).Dash.Org.ID, m.UserID)
 	if err != nil {
 		s.log.Error("links of a demoted user not revoked", "user", m.UserID, "err", err)
@@ -284,7 +342,7 @@ func (s *Server) revokeIssued(r *http.Request, m roomhub.Membership) {
 // store checks "not the last owner" in the same transaction as the change
 // (two owners stepping down at once cannot both succeed), and refuses with
 // roomhub.ErrLastOwner: a 409 on the users page, audited.
-func (s *Server) ownerChangeFailed(w http.ResponseWriter, r *http.Request, m roomhub.Membership, err error) {
+func (s *Handler) ownerChangeFailed(w http.ResponseWriter, r *http.Request, m roomhub.Membership, err error) {
 	if errors.Is(err, roomhub.ErrLastOwner) {
 		s.AuditHere(r, "owner.last.denied", "user", strconv.FormatInt(m.UserID, 10), "the last owner cannot be demoted or removed", false, map[string]any{"email": m.UserEmail})
 	}
@@ -293,7 +351,7 @@ func (s *Server) ownerChangeFailed(w http.ResponseWriter, r *http.Request, m roo
 
 // setRole changes a member's role. The member is signed out everywhere: a
 // session never carries privileges across a change of them.
-func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) setRole(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	m, ok := s.target(w, r, "permission.change")
 	if !ok {
@@ -333,7 +391,7 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request) {
 // dashboard request (and each live stream, within LiveSessionCheck) checks
 // the membership, so signing the person out of their other organizations
 // would be an account-wide act this organization may not do.
-func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) removeUser(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	m, ok := s.target(w, r, "user.remove")
 	if !ok {
@@ -362,7 +420,7 @@ func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 // audited; an account shared with another organization gets the very 404 a
 // user who is not in this organization gets (target), so the answer says
 // nothing about other organizations.
-func (s *Server) mayResetAccount(w http.ResponseWriter, r *http.Request, m roomhub.Membership, action string) bool {
+func (s *Handler) mayResetAccount(w http.ResponseWriter, r *http.Request, m roomhub.Membership, action string) bool {
 	st := web.StateOf(r)
 	all, err := s.accounts.ListMemberships(r.Context(), m.UserID)
 	if err != nil {
@@ -388,7 +446,7 @@ func (s *Server) mayResetAccount(w http.ResponseWriter, r *http.Request, m roomh
 
 // resetTwoFactor removes a member's second factor and backup codes and signs
 // them out; they enrol again at their next sign-in.
-func (s *Server) resetTwoFactor(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) resetTwoFactor(w http.ResponseWriter, r *http.Request) {
 	m, ok := s.target(w, r, "2fa.reset")
 	if !ok || !s.mayResetAccount(w, r, m, "2fa.reset") {
 		return
@@ -407,7 +465,7 @@ func (s *Server) resetTwoFactor(w http.ResponseWriter, r *http.Request) {
 	s.renderUsers(w, r, http.StatusOK, "Two-factor authentication reset for "+m.UserEmail+".", "", usersData{})
 }
 
-func (s *Server) resetPasswordLink(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) resetPasswordLink(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	m, ok := s.target(w, r, "password.reset")
 	if !ok || !s.mayResetAccount(w, r, m, "password.reset") {
@@ -429,11 +487,11 @@ type keysData struct {
 	NewKey string
 }
 
-func (s *Server) keysPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) keysPage(w http.ResponseWriter, r *http.Request) {
 	s.renderKeys(w, r, http.StatusOK, "", "", "")
 }
 
-func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, code int, flash, formErr, newKey string) {
+func (s *Handler) renderKeys(w http.ResponseWriter, r *http.Request, code int, flash, formErr, newKey string) {
 	keys, err := s.accounts.ListAPIKeys(r.Context(), web.StateOf(r).Dash.Org.ID)
 	if err != nil {
 		s.Fail(w, r, err)
@@ -443,7 +501,7 @@ func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, code int, fl
 }
 
 // createKey makes a key and shows it once; only its HMAC is stored.
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if name == "" || len([]rune(name)) > MaxKeyNameLen {
@@ -462,8 +520,8 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	s.renderKeys(w, r, http.StatusOK, "", "", key)
 }
 
-func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
+func (s *Handler) revokeKey(w http.ResponseWriter, r *http.Request) {
+	id, err := web.IDParam(r, "id")
 	if err == nil {
 		err = s.accounts.RevokeAPIKey(r.Context(), web.StateOf(r).Dash.Org.ID, id, s.clock.Now())
 	}
@@ -532,7 +590,7 @@ func auditFilter(q url.Values) (roomhub.AuditFilter, auditData, error) {
 	return f, d, nil
 }
 
-func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) auditPage(w http.ResponseWriter, r *http.Request) {
 	f, d, err := auditFilter(r.URL.Query())
 	if err != nil {
 		s.DashPage(w, r, http.StatusBadRequest, ui.PageAudit, "audit", ui.Page{FormError: roomhub.ErrorMessage(err), Data: d})
@@ -554,7 +612,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 
 // auditCSV exports the filtered log, newest first, paging through the store
 // up to MaxAuditExport rows. The export itself is audited.
-func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) auditCSV(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	f, d, err := auditFilter(r.URL.Query())
 	if err != nil {

@@ -1,4 +1,4 @@
-package server
+package dashboard
 
 import (
 	"encoding/json"
@@ -64,14 +64,14 @@ func (d webhookDeliveryRow) PayloadText() string {
 }
 
 // webhookStore is the store's webhooks; every SQL store has them.
-func (s *Server) webhookStore() (roomhub.Webhooks, error) {
+func (s *Handler) webhookStore() (roomhub.Webhooks, error) {
 	if wh, ok := s.accounts.(roomhub.Webhooks); ok {
 		return wh, nil
 	}
 	return nil, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found.")
 }
 
-func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) webhooksPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var d webhooksData
 	if e := q.Get("endpoint"); e != "" {
@@ -104,13 +104,13 @@ func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request) {
 	s.renderWebhooksAt(w, r, http.StatusOK, "", "", d, before)
 }
 
-func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d webhooksData) {
+func (s *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d webhooksData) {
 	s.renderWebhooksAt(w, r, code, flash, formErr, d, 0)
 }
 
 // renderWebhooksAt renders the page with the log starting before the
 // delivery id before (0: the newest).
-func (s *Server) renderWebhooksAt(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d webhooksData, before int64) {
+func (s *Handler) renderWebhooksAt(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d webhooksData, before int64) {
 	st := web.StateOf(r)
 	wh, err := s.webhookStore()
 	if err != nil {
@@ -172,7 +172,7 @@ func redactQuery(raw string) string {
 // createWebhook adds an endpoint. The URL must pass the SSRF policy (see
 // webhook.Policy.CheckURL); the signing secret is made here, sealed to the
 // new row and shown once.
-func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	r.ParseForm()
 	form := webhookForm{URL: strings.TrimSpace(r.PostFormValue("url")), Description: strings.TrimSpace(r.PostFormValue("description")), Events: map[string]bool{}}
@@ -227,12 +227,12 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 
 // webhookTarget loads the endpoint a route names, in this organization
 // only: another organization's id is a 404, audited.
-func (s *Server) webhookTarget(w http.ResponseWriter, r *http.Request, action string) (roomhub.Webhooks, roomhub.WebhookEndpoint, bool) {
+func (s *Handler) webhookTarget(w http.ResponseWriter, r *http.Request, action string) (roomhub.Webhooks, roomhub.WebhookEndpoint, bool) {
 	wh, err := s.webhookStore()
 	var e roomhub.WebhookEndpoint
 	if err == nil {
 		var id int64
-		if id, err = idParam(r, "id"); err == nil {
+		if id, err = web.IDParam(r, "id"); err == nil {
 			e, err = wh.WebhookEndpoint(r.Context(), web.StateOf(r).Dash.Org.ID, id)
 		}
 	}
@@ -243,7 +243,7 @@ func (s *Server) webhookTarget(w http.ResponseWriter, r *http.Request, action st
 	return wh, e, true
 }
 
-func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	wh, e, ok := s.webhookTarget(w, r, "webhook.delete")
 	if !ok {
 		return
@@ -258,7 +258,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 
 // testWebhook queues a test event for one endpoint; the delivery worker
 // sends it like any other, and it shows in the log.
-func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) testWebhook(w http.ResponseWriter, r *http.Request) {
 	st := web.StateOf(r)
 	wh, e, ok := s.webhookTarget(w, r, "webhook.test")
 	if !ok {

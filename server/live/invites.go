@@ -1,4 +1,4 @@
-package server
+package live
 
 import (
 	"net/http"
@@ -17,7 +17,7 @@ import (
 // package's (room/invite.go).
 
 // createRoomInvite makes an invite link and shows it once.
-func (s *Server) createRoomInvite(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createRoomInvite(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.dashRoom(w, r, "room.invite.create")
 	if !ok {
 		return
@@ -47,12 +47,12 @@ func (s *Server) createRoomInvite(w http.ResponseWriter, r *http.Request) {
 	s.renderRoom(w, r, key, http.StatusOK, "", "", s.PublicURL(r)+web.OrgBase(st.Dash.Org)+"/join/"+token)
 }
 
-func (s *Server) revokeRoomInvite(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) revokeRoomInvite(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.dashRoom(w, r, "room.invite.revoke")
 	if !ok {
 		return
 	}
-	id, err := idParam(r, "id")
+	id, err := web.IDParam(r, "id")
 	if err == nil {
 		err = s.rules.RevokeInvite(r.Context(), key, id)
 	}

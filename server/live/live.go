@@ -1,10 +1,14 @@
-package server
+// Package live serves the dashboard's live rooms (a server-sent event
+// stream), room history, a room's page and moderation: kick, close, lock,
+// member limit and invite links, each applying the room package's rules.
+package live
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -15,11 +19,66 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"roomhub"
+	"roomhub/clock"
+	"roomhub/config"
 	"roomhub/hub"
 	"roomhub/room"
 	"roomhub/server/web"
 	"roomhub/ui"
 )
+
+// Handler serves live rooms, history and moderation.
+type Handler struct {
+	*web.Kit
+	cfg     config.Config
+	history roomhub.History
+	rooms   roomhub.Rooms
+	node    *hub.Node
+	rules   *room.Service
+	ui      *ui.UI
+	clock   clock.Clock
+	log     *slog.Logger
+	// stillSignedIn reports whether a stream's sign-in still holds.
+	stillSignedIn func(ctx context.Context, r *http.Request) bool
+	// liveStreams counts the open live dashboard streams (MaxLiveStreams).
+	liveStreams atomic.Int64
+}
+
+// Deps are what the live pages read and act on.
+type Deps struct {
+	History roomhub.History
+	Rooms   roomhub.Rooms
+	Node    *hub.Node
+	Rules   *room.Service
+	UI      *ui.UI
+	// StillSignedIn reports whether a stream's dashboard sign-in is still
+	// valid and its user still a member (auth.Handler.StillSignedIn).
+	StillSignedIn func(ctx context.Context, r *http.Request) bool
+}
+
+// New returns the live pages' handler.
+func New(kit *web.Kit, d Deps) *Handler {
+	return &Handler{Kit: kit, cfg: kit.Config(), history: d.History, rooms: d.Rooms, node: d.Node, rules: d.Rules, ui: d.UI,
+		clock: kit.Clock(), log: kit.Log(), stillSignedIn: d.StillSignedIn}
+}
+
+// Mount mounts live rooms, history, a room's page and moderation under
+// /dashboard/{org}/; the caller has resolved the organization and the
+// user's role (web.DashOrg).
+func (s *Handler) Mount(r chi.Router) {
+	r.Get("/live", s.livePage)
+	r.Get("/live/events", s.liveEvents)
+	r.Get("/history", s.historyPage)
+	r.Get("/rooms/{room}", s.roomPage)
+	r.Group(func(r chi.Router) {
+		r.Use(s.RequireManage)
+		r.Post("/rooms/{room}/members/{uid}/kick", s.kickMember)
+		r.Post("/rooms/{room}/close", s.closeRoomPage)
+		r.Post("/rooms/{room}/settings", s.saveRoomSettings)
+		r.Post("/rooms/{room}/invites", s.createRoomInvite)
+		r.Post("/rooms/{room}/invites/{id}/revoke", s.revokeRoomInvite)
+	})
+}
 
 // The live rooms page. The browser opens one server-sent event stream
 // (htmx-ext-sse; see liveEvents for why not a WebSocket); the server sends
@@ -98,7 +157,7 @@ func inRoom(now, joined time.Time) string {
 
 // readRoom reads one room's card from presence and the store: what every
 // node agrees on, never this node's sockets.
-func (s *Server) readRoom(ctx context.Context, r *http.Request, csrf string, org roomhub.Org, room string, peaks map[string]int) (liveRoom, error) {
+func (s *Handler) readRoom(ctx context.Context, r *http.Request, csrf string, org roomhub.Org, room string, peaks map[string]int) (liveRoom, error) {
 	snap, err := s.node.Snapshot(ctx, hub.Key{Org: org.ID, Room: room})
 	if err != nil {
 		return liveRoom{}, err
@@ -119,7 +178,7 @@ func (s *Server) readRoom(ctx context.Context, r *http.Request, csrf string, org
 }
 
 // readLive reads every room of the organization that has members.
-func (s *Server) readLive(ctx context.Context, r *http.Request, csrf string, org roomhub.Org) (liveData, error) {
+func (s *Handler) readLive(ctx context.Context, r *http.Request, csrf string, org roomhub.Org) (liveData, error) {
 	rooms, err := s.rooms.ListRooms(ctx, org.ID)
 	if err != nil {
 		return liveData{}, err
@@ -148,9 +207,9 @@ func (s *Server) readLive(ctx context.Context, r *http.Request, csrf string, org
 }
 
 // LiveStreams reports the open live dashboard streams, for metrics.
-func (s *Server) LiveStreams() int64 { return s.liveStreams.Load() }
+func (s *Handler) LiveStreams() int64 { return s.liveStreams.Load() }
 
-func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) livePage(w http.ResponseWriter, r *http.Request) {
 	d, err := s.readLive(r.Context(), r, s.CSRFToken(s.EnsureCookie(w, r)), web.StateOf(r).Dash.Org)
 	if err != nil {
 		s.Fail(w, r, err)
@@ -171,7 +230,7 @@ func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
 // Events: "rooms" carries the whole list (swapped into #live-rooms); "room"
 // carries out-of-band swaps: a room's card replaced, added or deleted, and
 // the summary line.
-func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) liveEvents(w http.ResponseWriter, r *http.Request) {
 	limit := int64(s.cfg.MaxLiveStreams)
 	if limit <= 0 {
 		limit = DefaultMaxLiveStreams
@@ -375,7 +434,7 @@ type historyData struct {
 // HistoryPage is one page of room history.
 const HistoryPage = 50
 
-func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) historyPage(w http.ResponseWriter, r *http.Request) {
 	org := web.StateOf(r).Dash.Org
 	q := r.URL.Query()
 	d := historyData{Room: strings.TrimSpace(q.Get("room")), Since: q.Get("since")}
@@ -436,7 +495,7 @@ type roomPageData struct {
 // dashRoom resolves {room} in the dashboard's organization: a room the
 // organization never had is a 404, audited as action.denied, whether or
 // not another organization has one so named.
-func (s *Server) dashRoom(w http.ResponseWriter, r *http.Request, action string) (hub.Key, bool) {
+func (s *Handler) dashRoom(w http.ResponseWriter, r *http.Request, action string) (hub.Key, bool) {
 	org := web.StateOf(r).Dash.Org
 	room := chi.URLParam(r, "room")
 	exists := false
@@ -458,7 +517,7 @@ func (s *Server) dashRoom(w http.ResponseWriter, r *http.Request, action string)
 	return hub.Key{Org: org.ID, Room: room}, true
 }
 
-func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) roomPage(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.dashRoom(w, r, "room.view")
 	if !ok {
 		return
@@ -466,7 +525,7 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) {
 	s.renderRoom(w, r, key, http.StatusOK, "", "", "")
 }
 
-func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key, code int, flash, formErr, newLink string) {
+func (s *Handler) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key, code int, flash, formErr, newLink string) {
 	ctx := r.Context()
 	org := web.StateOf(r).Dash.Org
 	peaks, err := s.history.PeaksOn(ctx, org.ID, s.clock.Now())
@@ -501,7 +560,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key,
 // re-rendered room page; without JavaScript, with a redirect.
 
 // moderated answers a finished moderation action.
-func (s *Server) moderated(w http.ResponseWriter, r *http.Request, back string) {
+func (s *Handler) moderated(w http.ResponseWriter, r *http.Request, back string) {
 	if web.IsHTMX(r) {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -509,7 +568,7 @@ func (s *Server) moderated(w http.ResponseWriter, r *http.Request, back string) 
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-func (s *Server) kickMember(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) kickMember(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.dashRoom(w, r, "member.kick")
 	if !ok {
 		return
@@ -534,7 +593,7 @@ func (s *Server) kickMember(w http.ResponseWriter, r *http.Request) {
 	s.moderated(w, r, "/dashboard/"+web.StateOf(r).Dash.Org.Slug+"/live")
 }
 
-func (s *Server) closeRoomPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) closeRoomPage(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.dashRoom(w, r, "room.close")
 	if !ok {
 		return
@@ -549,7 +608,7 @@ func (s *Server) closeRoomPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // saveRoomSettings locks or unlocks a room and sets its member limit.
-func (s *Server) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.dashRoom(w, r, "room.settings")
 	if !ok {
 		return
