@@ -58,6 +58,15 @@ type conn struct {
 func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	// However the socket ends, its connection is closed here. The library
+	// closes it by itself only when a close handshake completes; a peer
+	// that vanishes (a crashed tab, a phone in a tunnel) ends the read with
+	// an error and nothing else. A websocket.Conn that is never closed is
+	// never freed either: its finalizer sits on a structure that points
+	// back at itself, which the garbage collector does not finalize, so its
+	// buffers and file descriptor would stay for the life of the process.
+	// CloseNow after a completed handshake does nothing.
+	defer ws.CloseNow()
 	ws.SetReadLimit(n.cfg.MaxFrameBytes)
 	c := &conn{n: n, ws: ws, key: k, uid: uid, ctx: ctx, tokens: float64(n.cfg.SignalBurst), refill: n.clock.Now()}
 

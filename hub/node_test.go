@@ -41,6 +41,19 @@ type env struct {
 
 func newEnv(t testing.TB, cfg hub.Config) *env {
 	t.Helper()
+	e := newEnvNoCleanup(t, cfg)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		e.node.Shutdown(ctx)
+		e.srv.Close()
+	})
+	return e
+}
+
+// newEnvNoCleanup is newEnv for a test that shuts the node down itself.
+func newEnvNoCleanup(t testing.TB, cfg hub.Config) *env {
+	t.Helper()
 	e := &env{bus: memory.New(), store: hubtest.NewMemberStore(), clk: clock.NewFake(time.Unix(1_700_000_000, 0))}
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = 1000 * time.Hour // pings have their own test
@@ -55,12 +68,6 @@ func newEnv(t testing.TB, cfg hub.Config) *env {
 		}
 		e.node.Serve(r.Context(), ws, hub.Key{Org: 1, Room: r.URL.Query().Get("room")}, uint32(uid))
 	}))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		e.node.Shutdown(ctx)
-		e.srv.Close()
-	})
 	return e
 }
 
