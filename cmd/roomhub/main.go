@@ -232,6 +232,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		defer rdb.Close()
 		rb := redisbus.New(rdb, redisPrefix, id, log)
 		rb.SetNodeTTL(cfg.NodeTTL)
+		rb.SetEmptyRoomTTL(cfg.EmptyRoomTTL)
 		defer rb.Close()
 		bus = rb
 		counter = redisCounter(rdb, log)
