@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,28 +16,43 @@ import (
 	"roomhub/clock"
 )
 
-// outFrame is a queued frame and when its event reached this node, for the
-// delivery-latency measurement.
+// outFrame is a queued wire frame (header and payload, see wire) and when
+// its event reached this node, for the delivery-latency measurement.
 type outFrame struct {
 	frame []byte
 	at    time.Time
 }
 
+// pendingEvent is a room event that arrived before the snapshot, with its
+// wire frame.
+type pendingEvent struct {
+	ev   Event
+	wire []byte
+}
+
 // conn is one member socket. Its only long-lived goroutine is the reader
 // (the HTTP handler's own); a writer goroutine exists only while frames are
 // queued, and pings run from a timer. That keeps an idle socket cheap.
+//
+// Room frames are written on the connection itself (raw), not through the
+// WebSocket library: each event's frame is framed once per node (wire) and
+// the same bytes go to every socket, and frames queued together leave in
+// one writev. The library still reads, and writes control frames (ping,
+// pong, close); each of those is one write of its small buffer, and a write
+// on a connection is never interleaved with another, so frames stay whole.
 type conn struct {
 	n    *Node
 	ws   *websocket.Conn
+	raw  net.Conn
 	key  Key
 	uid  uint32
 	ctx  context.Context
 	room *localRoom
 
 	mu      sync.Mutex
-	ready   bool    // the snapshot is queued; events flow
-	pending []Event // events that arrived before the snapshot
-	minSeq  uint64  // the snapshot's seq: older events are already in it
+	ready   bool           // the snapshot is queued; events flow
+	pending []pendingEvent // events that arrived before the snapshot
+	minSeq  uint64         // the snapshot's seq: older events are already in it
 	lastSeq uint64
 	queue   []outFrame
 	spare   []outFrame
@@ -55,7 +71,8 @@ type conn struct {
 
 // Serve runs the socket of member uid of room k until it closes. The caller
 // has accepted the WebSocket and checked that the session owns the member.
-func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32) {
+func (n *Node) Serve(ctx context.Context, s *Socket, k Key, uid uint32) {
+	ws := s.WS
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	// However the socket ends, its connection is closed here. The library
@@ -68,7 +85,7 @@ func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32)
 	// CloseNow after a completed handshake does nothing.
 	defer ws.CloseNow()
 	ws.SetReadLimit(n.cfg.MaxFrameBytes)
-	c := &conn{n: n, ws: ws, key: k, uid: uid, ctx: ctx, tokens: float64(n.cfg.SignalBurst), refill: n.clock.Now()}
+	c := &conn{n: n, ws: ws, raw: s.raw, key: k, uid: uid, ctx: ctx, tokens: float64(n.cfg.SignalBurst), refill: n.clock.Now()}
 
 	if err := n.bus.Attach(ctx, k, uid); err != nil {
 		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
@@ -138,11 +155,11 @@ func (c *conn) start(s Snapshot) {
 	}
 	c.ready, c.minSeq, c.lastSeq = true, s.Seq, s.Seq
 	now := time.Now()
-	c.push(SnapshotFrame(c.key.Room, s), now)
-	for _, ev := range c.pending {
-		if ev.Seq > c.minSeq {
-			c.lastSeq = ev.Seq
-			c.push(ev.Frame, now)
+	c.push(wire(SnapshotFrame(c.key.Room, s)), now)
+	for _, p := range c.pending {
+		if p.ev.Seq > c.minSeq {
+			c.lastSeq = p.ev.Seq
+			c.push(p.wire, now)
 		}
 	}
 	c.pending = nil
@@ -170,9 +187,9 @@ func (c *conn) stop() {
 	c.queue, c.pending = nil, nil
 }
 
-// event queues a room event that reached the node at at; called on the bus
-// delivery path.
-func (c *conn) event(ev Event, at time.Time) {
+// event queues a room event, framed as w, that reached the node at at;
+// called on the bus delivery path.
+func (c *conn) event(ev Event, w []byte, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing || c.done {
@@ -183,14 +200,14 @@ func (c *conn) event(ev Event, at time.Time) {
 			c.slow()
 			return
 		}
-		c.pending = append(c.pending, ev)
+		c.pending = append(c.pending, pendingEvent{ev, w})
 		return
 	}
 	if ev.Seq <= c.minSeq {
 		return
 	}
 	c.lastSeq = ev.Seq
-	c.push(ev.Frame, at)
+	c.push(w, at)
 }
 
 // reply queues a frame that answers this socket alone (token, error). It
@@ -201,7 +218,7 @@ func (c *conn) reply(typ string, body []byte) {
 	if c.closing || c.done {
 		return
 	}
-	c.push(Render(c.key.Room, c.lastSeq, typ, body), time.Now())
+	c.push(wire(Render(c.key.Room, c.lastSeq, typ, body)), time.Now())
 }
 
 // push queues a frame; c.mu held. A full queue means the peer is not
@@ -274,21 +291,31 @@ func (c *conn) flush() {
 		batch := c.queue
 		c.queue = c.spare[:0]
 		c.mu.Unlock()
-		for i, out := range batch {
-			// No deadline per write: arming one (a timer and a context
-			// callback) cost a fifth of the CPU of a delivery. A write stuck
-			// on a peer that stopped reading ends when the connection is
-			// cut: when the send queue overflows (slow) or a ping goes
-			// unanswered (doPing), whichever comes first.
-			err := c.ws.Write(context.Background(), websocket.MessageText, out.frame)
-			if err != nil {
-				c.ws.CloseNow()
-				c.mu.Lock()
-				c.ending(CloseByWriteFailed)
-				c.writing, c.done, c.queue = false, true, nil
-				c.mu.Unlock()
-				return
+		// No deadline per write: arming one (a timer and a context
+		// callback) cost a fifth of the CPU of a delivery. A write stuck on
+		// a peer that stopped reading ends when the connection is cut: when
+		// the send queue overflows (slow) or a ping goes unanswered
+		// (doPing), whichever comes first.
+		var err error
+		if len(batch) == 1 {
+			_, err = c.raw.Write(batch[0].frame)
+		} else {
+			// Frames queued together leave in one system call.
+			bufs := make(net.Buffers, len(batch))
+			for i, out := range batch {
+				bufs[i] = out.frame
 			}
+			_, err = bufs.WriteTo(c.raw)
+		}
+		if err != nil {
+			c.ws.CloseNow()
+			c.mu.Lock()
+			c.ending(CloseByWriteFailed)
+			c.writing, c.done, c.queue = false, true, nil
+			c.mu.Unlock()
+			return
+		}
+		for i, out := range batch {
 			if c.n.observe != nil {
 				c.n.observe(time.Since(out.at))
 			}

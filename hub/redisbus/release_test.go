@@ -65,11 +65,11 @@ func TestSocketsResynchronisedAfterAnOutageAreReleased(t *testing.T) {
 	n := hub.NewNode(hub.Config{NodeID: "a", PingInterval: time.Hour}, bus, st, nil, nil, nil)
 	n.Start()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
+		sock, err := hub.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
-		n.Serve(r.Context(), ws, hub.Key{Org: 1, Room: "r"}, 1)
+		n.Serve(r.Context(), sock, hub.Key{Org: 1, Room: "r"}, 1)
 	}))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
