@@ -39,6 +39,7 @@ import (
 	"roomhub/hub/redisbus"
 	"roomhub/logging"
 	"roomhub/metrics"
+	"roomhub/ratelimit"
 	"roomhub/secret"
 	"roomhub/server"
 	"roomhub/sso"
@@ -245,6 +246,9 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		log.Info("cluster mode: bus, presence and rate limits on Redis", "node", id)
 	} else {
 		bus = memory.New()
+		counter = func(_ string, window time.Duration) httprate.LimitCounter {
+			return ratelimit.NewLocal(window, clock.Real{})
+		}
 		// In-process presence starts empty, so members a previous process
 		// left behind (after a crash) are gone too.
 		if n, err := st.DeleteAllMembers(ctx); err != nil {
