@@ -121,7 +121,7 @@ func measure(ctx context.Context, o options, nodes []*node, tr http.RoundTripper
 		return cpuErr
 	}
 	if len(members) > 0 {
-		res.ConnectCPUMillis = round2(float64((cpuAfter-cpuBefore).Microseconds()) / 1000 / float64(len(members)))
+		res.ConnectCPUMillis = round2(float64((cpuAfter - cpuBefore).Microseconds()) / 1000 / float64(len(members)))
 	}
 	logf("phase connect: %d members in %v, %d failures, node CPU %.2f ms per member", len(members),
 		time.Since(connectStart).Round(time.Millisecond), failures, res.ConnectCPUMillis)
