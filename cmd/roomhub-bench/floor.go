@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -120,6 +122,22 @@ func writeFloor(ctx context.Context, n, frameLen int) (time.Duration, error) {
 		return 0, fmt.Errorf("write floor: %w", werr)
 	}
 	return cpu / time.Duration(floorRounds*len(writers)), nil
+}
+
+// floorSockets is how many connection pairs the floor can open beside
+// what the harness holds: as many as members, or fewer when the open-file
+// limit (two descriptors a pair here) does not allow it.
+func floorSockets(members int) int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return members
+	}
+	open := 0
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		open = len(ents)
+	}
+	room := (int(l.Cur) - open - 200) / 2
+	return max(1, min(members, room))
 }
 
 // threadCPU is the calling thread's CPU time, user and system.

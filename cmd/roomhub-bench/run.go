@@ -146,8 +146,11 @@ func measure(ctx context.Context, o options, nodes []*node, tr http.RoundTripper
 	if err := runEvents(ctx, o, nodes, members, res); err != nil {
 		return err
 	}
-	logf("phase floor: %d loopback sockets, one pre-built frame each, %d rounds", len(members), floorRounds)
-	floor, err := writeFloor(ctx, len(members), len(signalFrameSample))
+	// The members are done: their sockets make room for the floor's.
+	closeAll(members)
+	socks := floorSockets(len(members))
+	logf("phase floor: %d loopback sockets, one pre-built frame each, %d rounds", socks, floorRounds)
+	floor, err := writeFloor(ctx, socks, len(signalFrameSample))
 	if err != nil {
 		return err
 	}
