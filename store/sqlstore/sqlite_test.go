@@ -200,7 +200,7 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 		Name:    "broken",
 		SQL:     "CREATE TABLE half_done (id BIGINT);\nCREATE TABLE broken (;",
 	})
-	if err := migrate(ctx, s.db.DB, SQLite(), ms, time.Now()); err == nil || !strings.Contains(err.Error(), "1000_broken") {
+	if err := migrate(ctx, s.db.writer(), SQLite(), ms, time.Now()); err == nil || !strings.Contains(err.Error(), "1000_broken") {
 		t.Fatalf("migrate = %v, want an error naming the migration", err)
 	}
 	want := lastVersion()
