@@ -69,74 +69,85 @@ type conn struct {
 	refill time.Time
 }
 
-// Serve runs the socket of member uid of room k until it closes. The caller
-// has accepted the WebSocket and checked that the session owns the member.
+// Serve sets up the socket of member uid of room k and returns; the socket
+// then lives on a goroutine of its own until it closes. The caller has
+// accepted the WebSocket and checked that the session owns the member.
+//
+// The setup (presence, the snapshot) runs on the caller's goroutine, whose
+// stack is already grown and is about to be freed; the socket's goroutine
+// starts small and only ever holds the read loop. That is most of an idle
+// socket's memory.
 func (n *Node) Serve(ctx context.Context, s *Socket, k Key, uid uint32) {
 	ws := s.WS
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	// However the socket ends, its connection is closed here. The library
-	// closes it by itself only when a close handshake completes; a peer
-	// that vanishes (a crashed tab, a phone in a tunnel) ends the read with
-	// an error and nothing else. A websocket.Conn that is never closed is
-	// never freed either: its finalizer sits on a structure that points
+	// However the socket ends, its connection is closed (see release). The
+	// library closes it by itself only when a close handshake completes; a
+	// peer that vanishes (a crashed tab, a phone in a tunnel) ends the read
+	// with an error and nothing else. A websocket.Conn that is never closed
+	// is never freed either: its finalizer sits on a structure that points
 	// back at itself, which the garbage collector does not finalize, so its
 	// buffers and file descriptor would stay for the life of the process.
-	// CloseNow after a completed handshake does nothing.
-	defer ws.CloseNow()
+	refuse := func(why string, code websocket.StatusCode, reason string) {
+		n.Stats.closed(why)
+		ws.Close(code, reason)
+		ws.CloseNow() // after a completed handshake, does nothing
+		cancel()
+	}
 	ws.SetReadLimit(n.cfg.MaxFrameBytes)
 	c := &conn{n: n, ws: ws, raw: s.raw, key: k, uid: uid, ctx: ctx, tokens: float64(n.cfg.SignalBurst), refill: n.clock.Now()}
 
 	if err := n.bus.Attach(ctx, k, uid); err != nil {
 		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
-			n.Stats.closed(CloseByNotMember)
-			ws.Close(CloseNotMember, "not a member of this room")
+			refuse(CloseByNotMember, CloseNotMember, "not a member of this room")
 		} else {
 			n.log.Error("attach failed", "room", k.String(), "uid", uid, "err", err)
-			n.Stats.closed(CloseByUnavailable)
-			ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+			refuse(CloseByUnavailable, websocket.StatusTryAgainLater, "temporarily unavailable")
 		}
 		return
 	}
-	defer func() {
+	detachBus := func() {
 		if err := n.bus.Detach(context.WithoutCancel(ctx), k, uid, n.clock.Now()); err != nil {
 			n.log.Error("detach failed", "room", k.String(), "uid", uid, "err", err)
 		}
-	}()
+	}
 	if err := n.attach(ctx, c); err != nil {
+		detachBus()
 		switch err {
 		case errClosing:
-			n.Stats.closed(CloseByShutdown)
-			ws.Close(websocket.StatusGoingAway, "server shutting down")
+			refuse(CloseByShutdown, websocket.StatusGoingAway, "server shutting down")
 		case errTooMany:
-			n.Stats.closed(CloseByTooMany)
-			ws.Close(CloseTooMany, "too many connections for this member")
+			refuse(CloseByTooMany, CloseTooMany, "too many connections for this member")
 		default:
-			n.Stats.closed(CloseByUnavailable)
-			ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+			refuse(CloseByUnavailable, websocket.StatusTryAgainLater, "temporarily unavailable")
 		}
 		return
 	}
-	defer n.detach(c)
 	snap, err := n.bus.Snapshot(ctx, k)
 	if err != nil {
 		n.log.Error("snapshot failed", "room", k.String(), "err", err)
-		n.Stats.closed(CloseByUnavailable)
-		ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+		n.detach(c)
+		detachBus()
+		refuse(CloseByUnavailable, websocket.StatusTryAgainLater, "temporarily unavailable")
 		return
 	}
 	// The room's first snapshot on this node is where gap detection starts.
 	c.room.last.CompareAndSwap(0, snap.Seq)
 	c.start(snap)
-	c.read()
-	c.stop()
-	c.mu.Lock()
-	why := c.why
-	c.mu.Unlock()
-	if why == "" {
-		why = CloseByClient
-	}
-	n.Stats.closed(why)
+	go func() {
+		c.read()
+		c.stop()
+		c.mu.Lock()
+		why := c.why
+		c.mu.Unlock()
+		if why == "" {
+			why = CloseByClient
+		}
+		n.Stats.closed(why)
+		n.detach(c)
+		detachBus()
+		ws.CloseNow()
+		cancel()
+	}()
 }
 
 // ending records why the socket ends, if nothing did before; c.mu held.
@@ -350,7 +361,11 @@ func (c *conn) doPing() {
 // read handles client frames until the socket closes.
 func (c *conn) read() {
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		// No context: one with a Done channel costs a registration per
+		// read (memory held while the socket idles, CPU per frame). The
+		// read ends when the connection is closed, which every way a
+		// socket ends does.
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			// An oversized frame ends the read with 1009 sent by us;
 			// anything else is the peer or the network.
