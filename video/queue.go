@@ -20,8 +20,8 @@ const (
 	DefaultRatePerAccount = 8
 	MaxRatePerAccount     = 10
 	RateWindow            = time.Second
-	QueueAttempts  = 5
-	QueueBackoff   = time.Second
+	QueueAttempts         = 5
+	QueueBackoff          = time.Second
 	// DefaultQueueSize is how many removals may wait; past it a removal
 	// fails at once (AGORA_QUEUE_SIZE).
 	DefaultQueueSize = 1000
