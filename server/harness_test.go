@@ -30,6 +30,7 @@ import (
 	"roomhub/store/sqlstore"
 	"roomhub/store/sqlstore/sqltest"
 	"roomhub/ui"
+	"roomhub/video"
 )
 
 const (
@@ -48,6 +49,7 @@ type app struct {
 	box    *secret.Box
 	sso    *sso.SSO
 	router chi.Router
+	video  *video.Service
 }
 
 // Keys of the test configuration.
@@ -126,8 +128,14 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The video service keeps real time: its queue paces real calls to
+	// the fake Agora, and the tests wait for outcomes with deadlines.
+	vid := video.New(video.ConfigFrom(cfg), st, tokens, box, node, clock.Real{}, slog.New(slog.DiscardHandler))
+	vctx, vstop := context.WithCancel(context.Background())
+	go vid.Run(vctx)
+	t.Cleanup(vstop)
 	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
-		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk})
+		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk, Video: vid})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +147,7 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 		hs.Close()
 		recorder.Close(c)
 	})
-	a.srv, a.store, a.node, a.clk, a.cfg, a.box, a.router = hs, st, node, clk, cfg, box, s.Router()
+	a.srv, a.store, a.node, a.clk, a.cfg, a.box, a.router, a.video = hs, st, node, clk, cfg, box, s.Router(), vid
 	return a
 }
 
