@@ -39,7 +39,9 @@ func withAgora(t *testing.T, mutate ...func(*config.Config)) (*app, *agoratest.S
 	return a, fake
 }
 
-func channelOf(org roomhub.Org, room string) string { return "o" + strconv.FormatInt(org.ID, 10) + "-" + room }
+func channelOf(org roomhub.Org, room string) string {
+	return "o" + strconv.FormatInt(org.ID, 10) + "-" + room
+}
 
 func kickFromDashboard(t *testing.T, owner *admin, org, room string, uid uint32) {
 	t.Helper()
