@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"roomhub/activity"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,6 +51,25 @@ type app struct {
 	sso    *sso.SSO
 	router chi.Router
 	video  *video.Service
+	logs   *logBuffer // the server's log, JSON lines
+}
+
+// logBuffer collects a node's log for tests that check what is logged.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Keys of the test configuration.
@@ -105,7 +125,7 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Now())
-	a := &app{t: t, sso: signOn}
+	a := &app{t: t, sso: signOn, logs: &logBuffer{}}
 	minter := &agora.Minter{AppID: cfg.AgoraAppID, Certificate: cfg.AgoraCertificate, TTL: cfg.AgoraTokenTTL, DefaultOrg: org.ID, Now: clk.Now}
 	box, err := secret.New(cfg.MasterKey)
 	if err != nil {
@@ -135,7 +155,8 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 	go vid.Run(vctx)
 	t.Cleanup(vstop)
 	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
-		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk, Video: vid})
+		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk, Video: vid,
+		Log: slog.New(slog.NewJSONHandler(a.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

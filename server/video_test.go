@@ -240,6 +240,14 @@ func TestAgoraNotificationsFromTheAttackersSide(t *testing.T) {
 				}
 			})
 		}
+		// Every refusal but the unknown organization's, which is the
+		// router's plain 404.
+		if n := strings.Count(a.logs.String(), `"event":"agora_ncs_refused"`); n != 9 {
+			t.Fatalf("%d refusals logged as security events, want 9", n)
+		}
+		if !strings.Contains(a.logs.String(), `"reason":"unauthorized"`) || !strings.Contains(a.logs.String(), `"reason":"too_large"`) {
+			t.Fatal("the log does not say why notifications were refused")
+		}
 		if a.video.Stats.Unsigned.Load() != 5 || a.video.Stats.Malformed.Load() != 3 || a.video.Stats.Unconfigure.Load() != 1 {
 			t.Fatalf("refusals counted: unsigned %d, malformed %d, unconfigured %d",
 				a.video.Stats.Unsigned.Load(), a.video.Stats.Malformed.Load(), a.video.Stats.Unconfigure.Load())

@@ -12,8 +12,7 @@ import (
 
 // Queue limits. Agora allows 10 calls per second per account to the
 // Channel Management API. Roomhub makes at most DefaultRatePerAccount
-// (AGORA_API_RATE): the account may serve other tools too, and calls
-// spaced exactly a second apart can still arrive closer together. A rule call that fails for a temporary reason is
+// (AGORA_API_RATE): the account may serve other tools too. A rule call that fails for a temporary reason is
 // retried QueueAttempts times in all, waiting QueueBackoff, then twice as
 // long each time (or what a 429's Retry-After says).
 const (
@@ -104,10 +103,11 @@ func (q *Queue) do(ctx context.Context, j Job) error {
 	wait := QueueBackoff
 	var err error
 	for attempt := 1; ; attempt++ {
-		if err := sleep(ctx, q.clk, q.lim.reserve(j.Account.CustomerID)); err != nil {
+		if err := q.lim.acquire(ctx, j.Account.CustomerID); err != nil {
 			return err
 		}
 		_, err = q.client.Ban(ctx, j.Account, j.AppID, j.Channel, j.UID, j.Rule)
+		q.lim.release(j.Account.CustomerID)
 		if err == nil {
 			return nil
 		}
@@ -142,35 +142,70 @@ func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
 	}
 }
 
-// limiter spaces calls so that no window holds more than per of them for
-// one account: each call reserves a start time, at most per within any
-// window, and waits for it.
+// limiter keeps an account's calls within per in any window as Agora
+// counts them, on arrival. A call's arrival is unknown here, but it lies
+// between its start and its completion; so a call may start only while
+// fewer than per calls are in flight or completed within the last window.
+// Any call arriving within a window of Agora's before this one's arrival
+// completed after this one's start minus the window, and so was counted,
+// however long either took on the way.
 type limiter struct {
-	mu     sync.Mutex
-	clk    clock.Clock
-	per    int
-	window time.Duration
-	starts map[string][]time.Time // the last per reserved starts, oldest first; never decreasing
+	mu       sync.Mutex
+	clk      clock.Clock
+	per      int
+	window   time.Duration
+	inflight map[string]int
+	done     map[string][]time.Time // completions, oldest first
+	changed  chan struct{}          // closed and replaced at every completion
 }
 
 func newLimiter(clk clock.Clock, per int, window time.Duration) *limiter {
-	return &limiter{clk: clk, per: per, window: window, starts: map[string][]time.Time{}}
+	return &limiter{clk: clk, per: per, window: window, inflight: map[string]int{}, done: map[string][]time.Time{}, changed: make(chan struct{})}
 }
 
-// reserve returns how long the caller must wait before its call.
-func (l *limiter) reserve(account string) time.Duration {
+// acquire waits until account may start a call; release must follow.
+func (l *limiter) acquire(ctx context.Context, account string) error {
+	for {
+		l.mu.Lock()
+		now := l.clk.Now()
+		d := l.done[account]
+		for len(d) > 0 && !d[0].Add(l.window).After(now) {
+			d = d[1:]
+		}
+		l.done[account] = d
+		if l.inflight[account]+len(d) < l.per {
+			l.inflight[account]++
+			l.mu.Unlock()
+			return nil
+		}
+		changed := l.changed
+		var wait time.Duration = -1
+		if len(d) > 0 {
+			wait = d[0].Add(l.window).Sub(now)
+		}
+		l.mu.Unlock()
+		var timer <-chan struct{}
+		if wait >= 0 {
+			ch := make(chan struct{})
+			t := l.clk.AfterFunc(wait, func() { close(ch) })
+			defer t.Stop()
+			timer = ch
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-timer:
+		}
+	}
+}
+
+// release records that account's call completed now.
+func (l *limiter) release(account string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.clk.Now()
-	s := l.starts[account]
-	at := now
-	if len(s) == l.per {
-		// The call per places back must be a whole window earlier.
-		if next := s[0].Add(l.window); next.After(at) {
-			at = next
-		}
-		s = s[1:]
-	}
-	l.starts[account] = append(s, at)
-	return at.Sub(now)
+	l.inflight[account]--
+	l.done[account] = append(l.done[account], l.clk.Now())
+	close(l.changed)
+	l.changed = make(chan struct{})
 }

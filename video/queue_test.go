@@ -208,24 +208,54 @@ func TestQueueRetriesWithBackoff(t *testing.T) {
 	}
 }
 
-func TestLimiterSpacesCallsPerAccount(t *testing.T) {
+func TestLimiterCountsCallsInFlightAndCompleted(t *testing.T) {
 	clk := clock.NewFake(time.Unix(0, 0))
 	l := newLimiter(clk, 3, time.Second)
-	var waits []time.Duration
-	for range 7 {
-		waits = append(waits, l.reserve("a"))
-	}
-	want := []time.Duration{0, 0, 0, time.Second, time.Second, time.Second, 2 * time.Second}
-	for i := range want {
-		if waits[i] != want[i] {
-			t.Fatalf("waits %v, want %v", waits, want)
+	ctx := context.Background()
+	var started atomic.Int32
+	for range 3 {
+		if err := l.acquire(ctx, "a"); err != nil {
+			t.Fatal(err)
 		}
+		started.Add(1)
 	}
-	if w := l.reserve("b"); w != 0 {
-		t.Fatalf("another account waits %v", w)
+	go func() {
+		if l.acquire(ctx, "a") == nil {
+			started.Add(1)
+		}
+	}()
+	if err := l.acquire(ctx, "b"); err != nil {
+		t.Fatal("another account waits for a's calls")
 	}
+	// Three in flight, however long they take: the fourth waits.
 	clk.Advance(5 * time.Second)
-	if w := l.reserve("a"); w != 0 {
-		t.Fatalf("after an idle spell: wait %v", w)
+	time.Sleep(20 * time.Millisecond)
+	if n := started.Load(); n != 3 {
+		t.Fatalf("%d calls started with three in flight", n)
+	}
+	// One completes: it still counts for a window after its end.
+	l.release("a")
+	time.Sleep(20 * time.Millisecond)
+	if n := started.Load(); n != 3 {
+		t.Fatal("a call started within a window of a completion with the budget used")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for clk.Pending() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiting call set no timer")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	clk.Advance(time.Second)
+	for started.Load() != 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("the fourth call never started once the window passed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.acquire(cctx, "a"); err == nil {
+		t.Fatal("a cancelled wait acquired")
 	}
 }

@@ -381,18 +381,11 @@ type View struct {
 // RoomView reads who is in the room's video, given its members.
 func (s *Service) RoomView(ctx context.Context, k hub.Key, members []hub.Member) (View, error) {
 	v := View{InVideo: map[uint32]bool{}}
-	org, err := s.store.OrgByID(ctx, k.Org)
-	if err != nil {
+	known, err := s.notified(ctx, k.Org)
+	if err != nil || !known {
 		return v, err
 	}
-	su, err := s.Setup(ctx, org, false)
-	if err != nil {
-		return v, err
-	}
-	v.Known = su.NCS
-	if !v.Known {
-		return v, nil
-	}
+	v.Known = true
 	in, err := s.store.InVideo(ctx, k.Org, k.Room)
 	if err != nil {
 		return v, err
@@ -409,6 +402,20 @@ func (s *Service) RoomView(ctx context.Context, k hub.Key, members []hub.Member)
 		}
 	}
 	return v, nil
+}
+
+// notified reports whether Agora's notifications reach Roomhub for org:
+// its own secret, or the server's for an organization on its project.
+func (s *Service) notified(ctx context.Context, org int64) (bool, error) {
+	st, err := s.store.VideoSettings(ctx, org)
+	if err != nil || st.NCSSecret != "" {
+		return st.NCSSecret != "", err
+	}
+	if s.cfg.NCSSecret == "" {
+		return false, nil
+	}
+	m, err := s.tokens.For(ctx, org)
+	return err == nil && m == s.tokens.Default, err
 }
 
 // Actions lists the organization's latest removals.
