@@ -34,6 +34,9 @@ type Video interface {
 	AddVideoAction(ctx context.Context, a VideoAction) (int64, error)
 	// FinishVideoAction records the outcome of a pending action.
 	FinishVideoAction(ctx context.Context, orgID, id int64, status, errMsg string, at time.Time) error
+	// ExpireVideoActions fails, with errMsg, every action still pending
+	// that was created before before: the node working it stopped.
+	ExpireVideoActions(ctx context.Context, before time.Time, errMsg string, at time.Time) (int64, error)
 	// ListVideoActions returns the organization's latest actions, newest first.
 	ListVideoActions(ctx context.Context, orgID int64, limit int) ([]VideoAction, error)
 }

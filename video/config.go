@@ -14,8 +14,14 @@ func ConfigFrom(c config.Config) Config {
 		IntruderGrace: c.AgoraIntruderGrace}
 }
 
-// PruneInterval is how often a node forgets old notification ids.
-const PruneInterval = time.Hour
+// PruneInterval is how often a node forgets old notification ids and
+// fails removals that stayed pending past PendingTimeout.
+const PruneInterval = 10 * time.Minute
+
+// PendingTimeout is far longer than a removal can wait and retry (a full
+// queue at the slowest rate, then every attempt): one still pending this
+// long was queued on a node that stopped.
+const PendingTimeout = 30 * time.Minute
 
 // Counters reads the service's counters, for metrics.
 func (s *Service) Counters() (intruders, removed, failed, accepted, unsigned, malformed, unconfigured func() int64) {
@@ -30,6 +36,12 @@ func (s *Service) prune(ctx context.Context) {
 	}
 	if err := s.Prune(ctx); err != nil {
 		s.log.Error("notification ids not pruned", "err", err)
+	}
+	now := s.clk.Now()
+	if n, err := s.store.ExpireVideoActions(ctx, now.Add(-PendingTimeout), "lost: the node handling it stopped before Agora answered", now); err != nil {
+		s.log.Error("stale video removals not expired", "err", err)
+	} else if n > 0 {
+		s.log.Warn("video removals lost with a stopped node", "count", n)
 	}
 	s.clk.AfterFunc(PruneInterval, func() { s.prune(ctx) })
 }

@@ -28,6 +28,7 @@ const (
 	videoActionCols   = `id, org_id, room, uid, name, kind, status, error, created_at, updated_at`
 	qAddVideoAction   = `INSERT INTO video_actions (org_id, room, uid, name, kind, status, error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, '', $7, $7) RETURNING id`
 	qFinishVideo      = `UPDATE video_actions SET status = $3, error = $4, updated_at = $5 WHERE org_id = $1 AND id = $2`
+	qExpireVideo      = `UPDATE video_actions SET status = 'failed', error = $2, updated_at = $3 WHERE status = 'pending' AND created_at < $1`
 	qListVideoActions = `SELECT ` + videoActionCols + ` FROM video_actions WHERE org_id = $1 ORDER BY id DESC LIMIT $2`
 )
 
@@ -98,6 +99,11 @@ func (s *Store) AddVideoAction(ctx context.Context, a roomhub.VideoAction) (int6
 func (s *Store) FinishVideoAction(ctx context.Context, orgID, id int64, status, errMsg string, at time.Time) error {
 	res, err := s.db.ExecContext(ctx, qFinishVideo, orgID, id, status, errMsg, millis(at))
 	return s.fail(one(res, err, "Video action"))
+}
+
+func (s *Store) ExpireVideoActions(ctx context.Context, before time.Time, errMsg string, at time.Time) (int64, error) {
+	n, err := affected(s.db.ExecContext(ctx, qExpireVideo, millis(before), errMsg, millis(at)))
+	return n, s.fail(err)
 }
 
 func (s *Store) ListVideoActions(ctx context.Context, orgID int64, limit int) ([]roomhub.VideoAction, error) {

@@ -126,6 +126,18 @@ func testVideoActions(t *testing.T, s VideoStore) {
 	if list, _ := s.ListVideoActions(ctx, b.ID, 10); len(list) != 0 {
 		t.Fatalf("b sees a's actions: %+v", list)
 	}
+	// id2 is still pending: expiring at its creation time keeps it,
+	// just after fails it; id1, finished, is left alone.
+	if n, err := s.ExpireVideoActions(ctx, at(2), "lost", at(9)); err != nil || n != 0 {
+		t.Fatalf("expire at creation: %d %v", n, err)
+	}
+	if n, err := s.ExpireVideoActions(ctx, at(3), "lost", at(9)); err != nil || n != 1 {
+		t.Fatalf("expire: %d %v", n, err)
+	}
+	list, _ = s.ListVideoActions(ctx, a.ID, 10)
+	if list[0].Status != roomhub.VideoFailed || list[0].Error != "lost" || list[1].Error != "agora said no" {
+		t.Fatalf("after expiry: %+v", list)
+	}
 }
 
 func testVideoSealed(t *testing.T, s VideoStore) {
