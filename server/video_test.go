@@ -13,6 +13,7 @@ import (
 	"roomhub"
 	"roomhub/config"
 	"roomhub/hub"
+	"roomhub/secret"
 	"roomhub/server"
 	"roomhub/video/agoratest"
 )
@@ -280,6 +281,26 @@ func TestAgoraNotificationsFromTheAttackersSide(t *testing.T) {
 		}
 	})
 
+	t.Run("the server's endpoint reads only the server's project", func(t *testing.T) {
+		// Initech has its own Agora project: its channels' events come to
+		// its own endpoint, so one claimed on the server's is ignored.
+		initech := a.org("initech")
+		cert, err := a.box.Seal(strings.ToLower(testCert), secretAAD(initech.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.store.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: initech.ID, AgoraAppID: strings.Repeat("ab", 16), AgoraCertificate: cert}); err != nil {
+			t.Fatal(err)
+		}
+		iuid := a.browser("/o/initech").enter("standup", "Ivy")
+		if code := post(fake.NewNotice(agoratest.EventCommJoin, channelOf(initech, "standup"), iuid), testNCSSecret); code != http.StatusOK {
+			t.Fatalf("status %d", code)
+		}
+		if in, _ := a.store.InVideo(ctx, initech.ID, "standup"); len(in) != 0 {
+			t.Fatalf("the server's endpoint wrote Initech's video state: %+v", in)
+		}
+	})
+
 	t.Run("an organization's own secret", func(t *testing.T) {
 		owner := a.signedIn(globex, "gus@globex.example", roomhub.RoleOwner)
 		res, body := owner.form("/dashboard/globex/settings/video", url.Values{"ncs_secret": {"globex-own-secret"}})
@@ -309,6 +330,10 @@ func TestAgoraNotificationsFromTheAttackersSide(t *testing.T) {
 			t.Fatalf("Globex's video: %+v", in)
 		}
 	})
+}
+
+func secretAAD(org int64) string {
+	return secret.AAD(roomhub.SealedSecret{Table: "org_settings", Column: "agora_certificate", ID: org})
 }
 
 func mustSign(secret string, body []byte) string {

@@ -61,6 +61,7 @@ func TestAgoraDocument(t *testing.T) {
 		fmt.Sprintf("%d attempts", video.QueueAttempts),
 		fmt.Sprintf("%d seconds", int(video.DefaultIntruderGrace/time.Second)),
 		fmt.Sprintf("%d bytes", video.DefaultMaxNoticeBytes),
+		fmt.Sprintf("after %d minutes", int(video.PendingTimeout/time.Minute)),
 	} {
 		if !strings.Contains(doc, phrase) {
 			t.Errorf("docs/agora.md does not say %q", phrase)
