@@ -44,7 +44,7 @@ func channelOf(org roomhub.Org, room string) string {
 	return "o" + strconv.FormatInt(org.ID, 10) + "-" + room
 }
 
-func kickFromDashboard(t *testing.T, owner *admin, org, room string, uid uint32) {
+func kickFromDashboard(t *testing.T, owner *user, org, room string, uid uint32) {
 	t.Helper()
 	res, body := owner.do("POST", "/dashboard/"+org+"/rooms/"+room+"/members/"+strconv.FormatUint(uint64(uid), 10)+"/kick", nil,
 		map[string]string{"HX-Request": "true", "X-CSRF-Token": owner.csrf})
@@ -73,7 +73,7 @@ func TestKickReachesTheVideo(t *testing.T) {
 		return strings.Count(page, `data-video="in video"`) == 2
 	})
 
-	kickFromDashboard(t, owner, "acme", "standup", bobUID)
+	kickFromDashboard(t, owner.user, "acme", "standup", bobUID)
 	waitFor(t, "Bob out of the Agora channel", func() bool { return !fake.In(ch, bobUID) })
 	rules := fake.Rules()
 	if len(rules) != 1 || rules[0].UID != bobUID || rules[0].Channel != ch || rules[0].TimeInSeconds != int(max(server.KickBan, a.cfg.AgoraTokenTTL)/time.Second) {
@@ -140,7 +140,7 @@ func TestWithoutRESTCredentialsKicksWorkAsBefore(t *testing.T) {
 	acme := a.org("acme")
 	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
 	bobUID := a.browser("/o/acme").enter("standup", "Bob")
-	kickFromDashboard(t, owner, "acme", "standup", bobUID)
+	kickFromDashboard(t, owner.user, "acme", "standup", bobUID)
 	if _, err := a.node.Member(context.Background(), hub.Key{Org: acme.ID, Room: "standup"}, bobUID); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
 		t.Fatalf("Bob still a member: %v", err)
 	}
@@ -384,4 +384,47 @@ func TestIntruderShownCountedReportedAndRemoved(t *testing.T) {
 	if !fake.In(ch, annUID) {
 		t.Fatal("a member was removed as an intruder")
 	}
+}
+
+// TestVideoAcrossNodes: Agora's notifications reach node A; the dashboard
+// is on node B. Node B's live page shows who is in the video (the state is
+// in the shared store, the change announced on the shared bus), a kick
+// from node B reaches Agora, and node A's live page shows the outcome.
+func TestVideoAcrossNodes(t *testing.T) {
+	fake := agoratest.New(testCustomerID, testCustomerSecret, testAppID)
+	t.Cleanup(fake.Close)
+	cfg := testConfig()
+	cfg.AgoraAppID, cfg.AgoraCertificate = testAppID, testCert
+	cfg.AgoraCustomerID, cfg.AgoraCustomerSecret, cfg.AgoraAPIURL = testCustomerID, testCustomerSecret, fake.URL
+	cfg.AgoraNCSSecret = testNCSSecret
+	nodes, _, _ := clusterWith(t, 2, cfg)
+	na, nb := nodes[0], nodes[1]
+	fake.NotifyURL, fake.NCSSecret = na.srv.URL+"/agora/ncs", testNCSSecret
+	acme := na.org("acme")
+	owner := na.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
+	onB := owner.on(nb)
+	live := onB.stream("/dashboard/acme/live/events")
+	live.next(t, "the snapshot")
+
+	ch := channelOf(acme, "standup")
+	annUID := na.browser("/o/acme").enter("standup", "Ann")
+	if err := fake.Join(ch, annUID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ev := live.next(t, "Ann in the video, on node B")
+		if strings.Contains(ev.data, `data-video="in video"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B never showed Ann in the video: %.400s", ev.data)
+		}
+	}
+	kickFromDashboard(t, onB, "acme", "standup", annUID)
+	waitFor(t, "Ann out of the channel", func() bool { return !fake.In(ch, annUID) })
+	waitFor(t, "the outcome on node A's page", func() bool {
+		_, page := owner.page("/dashboard/acme/live")
+		return strings.Contains(page, "removed from video")
+	})
 }
