@@ -428,3 +428,56 @@ func TestVideoAcrossNodes(t *testing.T) {
 		return strings.Contains(page, "removed from video")
 	})
 }
+
+// TestVideoSettingsPerOrganization: an organization sets its own Agora
+// account on the Settings page: the secret is sealed and never shown, the
+// change is audited, its kicks use that account, and bad input is a 400
+// with a sentence.
+func TestVideoSettingsPerOrganization(t *testing.T) {
+	a, fake := withAgora(t)
+	fake.Accounts["globex-customer"] = "globex-customer-secret"
+	globex := a.org("globex")
+	ctx := context.Background()
+	owner := a.signedIn(globex, "gus@globex.example", roomhub.RoleOwner)
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"secret without an id", url.Values{"customer_secret": {"x"}}, "Enter the Customer ID with its secret."},
+		{"id without a secret", url.Values{"customer_id": {"globex-customer"}}, "Enter the Customer Secret too."},
+		{"too long", url.Values{"customer_id": {strings.Repeat("x", 129)}, "customer_secret": {"x"}}, "at most 128 characters"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := owner.form("/dashboard/globex/settings/video", tc.form)
+			wantStatus(t, res, body, http.StatusBadRequest)
+			if !strings.Contains(body, tc.want) {
+				t.Fatalf("no %q in %.300s", tc.want, body)
+			}
+		})
+	}
+	res, body := owner.form("/dashboard/globex/settings/video", url.Values{"customer_id": {"globex-customer"}, "customer_secret": {"globex-customer-secret"}})
+	wantStatus(t, res, body, http.StatusOK)
+	if strings.Contains(body, "globex-customer-secret") || !strings.Contains(body, "Customer ID globex-customer") {
+		t.Fatalf("settings page after saving: %.2000s", body)
+	}
+	st, _ := a.store.VideoSettings(ctx, globex.ID)
+	if st.CustomerSecret == "" || strings.Contains(st.CustomerSecret, "globex-customer-secret") {
+		t.Fatalf("the secret is not sealed: %q", st.CustomerSecret)
+	}
+	if rows, _ := a.store.QueryAudit(ctx, globex.ID, roomhub.AuditFilter{Action: "video_settings.update", Limit: 5}); len(rows) != 1 || rows[0].ActorName != "gus@globex.example" {
+		t.Fatalf("audit: %+v", rows)
+	}
+	uid := a.browser("/o/globex").enter("standup", "Gil")
+	kickFromDashboard(t, owner.user, "globex", "standup", uid)
+	waitFor(t, "the rule", func() bool { return len(fake.Rules()) == 1 })
+	if r := fake.Rules()[0]; r.Account != "globex-customer" || r.UID != uid {
+		t.Fatalf("rule %+v: not made with Globex's account", r)
+	}
+	// Saving again without the secret keeps it.
+	res, body = owner.form("/dashboard/globex/settings/video", url.Values{"customer_id": {"globex-customer"}, "remove_intruders": {"1"}})
+	wantStatus(t, res, body, http.StatusOK)
+	if again, _ := a.store.VideoSettings(ctx, globex.ID); again.CustomerSecret != st.CustomerSecret || !again.RemoveIntruders {
+		t.Fatalf("an empty secret field changed the stored one: %+v", again)
+	}
+}
