@@ -11,6 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"roomhub"
+	"roomhub/config"
+	"roomhub/video/agoratest"
 )
 
 // VideoRemovalWithin is how soon a kick must take the member out of the
@@ -89,4 +91,32 @@ func TestBrowserVideoModeration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestBrowserRoomShowsWhoIsInVideo: Agora reports Ada joining and then
+// leaving the room's video; her room page in Chromium marks her "in
+// video" and then no longer, from the hub's video frames.
+func TestBrowserRoomShowsWhoIsInVideo(t *testing.T) {
+	a := newApp(t, func(c *config.Config) { c.AgoraNCSSecret = testNCSSecret })
+	fake := agoratest.New(testCustomerID, testCustomerSecret, testAppID)
+	t.Cleanup(fake.Close)
+	fake.NotifyURL, fake.NCSSecret = a.srv.URL+"/agora/ncs", testNCSSecret
+	ada, _ := tab(t, chromium(t))
+	joinFromLobby(t, ada, a.srv.URL, "standup", "Ada Lovelace")
+	waitRoster(t, ada, "Ada Lovelace")
+	var uid uint32
+	waitUntil(t, func() bool {
+		ms, err := a.store.ListMembers(context.Background(), 1, "standup")
+		if err == nil && len(ms) == 1 {
+			uid = ms[0].UID
+		}
+		return uid != 0 && a.node.Stats.Conns.Load() == 1
+	})
+	marked := fmt.Sprintf(`(() => { const li = document.querySelector('#roster li[data-uid="%d"]'); return !!li && li.getAttribute("data-video") === "in" && li.textContent.includes("in video"); })()`, uid)
+	if err := fake.Join("standup", uid); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, ada, "Ada marked in video", marked, 3*time.Second)
+	fake.Leave("standup", uid)
+	waitPage(t, ada, "the mark gone", "!"+marked, 3*time.Second)
 }
