@@ -40,6 +40,8 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./server/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./secret/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBearer$$' -fuzztime $(FUZZTIME) ./account/
+	@for f in FuzzVerify FuzzPrefixed; do \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./video/ || exit 1; done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./agora/ ./hub/...

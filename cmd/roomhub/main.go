@@ -45,6 +45,7 @@ import (
 	"roomhub/sso"
 	"roomhub/store/sqlstore"
 	"roomhub/ui"
+	"roomhub/video"
 	"roomhub/webhook"
 )
 
@@ -301,9 +302,14 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
+	// Agora's REST API and notifications (docs/agora.md).
+	vid := video.New(video.ConfigFrom(cfg), st, tokens, box, node, clock.Real{}, log)
+	go vid.Run(ctx)
+	i, rm, fl, ac, un, ma, uc := vid.Counters()
+	obs.WatchVideo(metrics.VideoCounters{Intruders: i, Removed: rm, Failed: fl, Accepted: ac, Unsigned: un, Malformed: ma, Unconfigure: uc})
 	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
 		Box: box, Policy: account.NewPolicy(), SSO: signOn, UI: pages, Log: log,
-		LimitCounter: counter, Ready: ready, Observer: obs})
+		LimitCounter: counter, Ready: ready, Observer: obs, Video: vid})
 	if err != nil {
 		return err
 	}

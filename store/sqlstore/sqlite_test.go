@@ -30,6 +30,7 @@ func TestSQLite(t *testing.T) {
 	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountStore { return openSQLite(t, t.TempDir()) })
 	storetest.RunHistory(t, func(t *testing.T) storetest.HistoryStore { return openSQLite(t, t.TempDir()) })
 	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore { return openSQLite(t, t.TempDir()) })
+	storetest.RunVideo(t, func(t *testing.T) storetest.VideoStore { return openSQLite(t, t.TempDir()) })
 }
 
 func TestSQLiteMigrationsIdempotent(t *testing.T) {
