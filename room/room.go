@@ -8,6 +8,7 @@ package room
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"roomhub"
@@ -42,6 +43,15 @@ type Node interface {
 	AnnounceRoom(ctx context.Context, k hub.Key)
 }
 
+// Video is the room's Agora channel: a kick or a close must reach it too,
+// or the person removed keeps talking with the token they hold.
+// *video.Service implements it; removals are queued, so a rule never
+// waits for Agora.
+type Video interface {
+	Remove(ctx context.Context, k hub.Key, uid uint32, name, kind string, d time.Duration) (queued bool, err error)
+	RemoveRoom(ctx context.Context, k hub.Key, members []hub.Member, d time.Duration) error
+}
+
 // Deps are what the rules read and change.
 type Deps struct {
 	Members    Members
@@ -51,6 +61,11 @@ type Deps struct {
 	// SecretKey is SECRET_KEY; invite links are signed with a key derived
 	// from it.
 	SecretKey string
+	// Video is nil when the server does not moderate Agora channels: video
+	// moderation is then left to tokens alone.
+	Video Video
+	// Log records removals that could not be queued.
+	Log *slog.Logger
 }
 
 // Service applies the rules of rooms.
@@ -60,6 +75,8 @@ type Service struct {
 	node       Node
 	clock      clock.Clock
 	inviteKey  []byte
+	video      Video
+	log        *slog.Logger
 }
 
 // New returns the rules over d.
@@ -68,7 +85,12 @@ func New(d Deps) *Service {
 	if c == nil {
 		c = clock.Real{}
 	}
-	return &Service{members: d.Members, moderation: d.Moderation, node: d.Node, clock: c, inviteKey: inviteKey(d.SecretKey)}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{members: d.Members, moderation: d.Moderation, node: d.Node, clock: c, inviteKey: inviteKey(d.SecretKey),
+		video: d.Video, log: log}
 }
 
 // Admit applies a room's moderation to a session asking for a token or
@@ -108,13 +130,16 @@ func (s *Service) Admit(ctx context.Context, sess *roomhub.Session, key hub.Key,
 }
 
 // Kick removes a member with reason "kicked" and keeps their browser
-// session out of the room for KickBan. left is false if uid was not in it.
+// session out of the room for KickBan, and their uid out of the room's
+// video channel as long (or the token's lifetime, if longer). left is false
+// if uid was not in it.
 func (s *Service) Kick(ctx context.Context, key hub.Key, uid uint32) (name string, left bool, err error) {
 	m, gerr := s.members.GetMember(ctx, key.Org, key.Room, uid)
 	left, err = s.node.Leave(ctx, key, uid, hub.ReasonKicked)
 	if err != nil || !left {
 		return "", left, err
 	}
+	s.videoKicked(ctx, key, uid, m.Name)
 	if gerr == nil {
 		if err := s.moderation.BanFromRoom(ctx, key.Org, key.Room, m.SessionID, s.clock.Now().Add(KickBan)); err != nil {
 			return m.Name, true, err
@@ -123,8 +148,9 @@ func (s *Service) Kick(ctx context.Context, key hub.Key, uid uint32) (name strin
 	return m.Name, true, nil
 }
 
-// Close makes every present member leave with reason "closed" and returns
-// how many left.
+// Close makes every present member leave with reason "closed", removes
+// everyone in the room's video channel, members and not, and returns how
+// many members left.
 func (s *Service) Close(ctx context.Context, key hub.Key) (int, error) {
 	snap, err := s.node.Snapshot(ctx, key)
 	if err != nil {
@@ -140,7 +166,28 @@ func (s *Service) Close(ctx context.Context, key hub.Key) (int, error) {
 			n++
 		}
 	}
+	s.videoClosed(ctx, key, snap.Members)
 	return n, nil
+}
+
+// videoKicked queues a kicking rule for a kicked uid in the room's channel.
+func (s *Service) videoKicked(ctx context.Context, key hub.Key, uid uint32, name string) {
+	if s.video == nil {
+		return
+	}
+	if _, err := s.video.Remove(ctx, key, uid, name, roomhub.VideoKick, KickBan); err != nil {
+		s.log.Error("video removal not queued", "room", key.String(), "uid", uid, "err", err)
+	}
+}
+
+// videoClosed queues the removal of everyone in a closed room's channel.
+func (s *Service) videoClosed(ctx context.Context, key hub.Key, members []hub.Member) {
+	if s.video == nil {
+		return
+	}
+	if err := s.video.RemoveRoom(ctx, key, members, 0); err != nil {
+		s.log.Error("video removals not queued", "room", key.String(), "err", err)
+	}
 }
 
 // Settings returns a room's moderation settings; a room never configured

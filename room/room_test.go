@@ -2,6 +2,8 @@ package room_test
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,12 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, nil)
+}
+
+// newRigWith is newRig with the room's video channel at v.
+func newRigWith(t *testing.T, v room.Video) *rig {
+	t.Helper()
 	ctx := context.Background()
 	st := sqltest.Open(t, "sqlite")
 	org, err := st.DefaultOrg(ctx)
@@ -39,7 +47,8 @@ func newRig(t *testing.T) *rig {
 	node := hub.NewNode(hub.Config{Grace: time.Minute, PingInterval: time.Hour}, memory.New(), st, nil, clk, nil)
 	node.Start()
 	t.Cleanup(func() { node.Shutdown(context.Background()) })
-	rules := room.New(room.Deps{Members: st, Moderation: st, Node: node, Clock: clk, SecretKey: "a test secret key of enough length for signing"})
+	rules := room.New(room.Deps{Members: st, Moderation: st, Node: node, Clock: clk, SecretKey: "a test secret key of enough length for signing",
+		Video: v})
 	return &rig{rules: rules, node: node, clk: clk, org: org, other: other}
 }
 
@@ -248,5 +257,56 @@ func TestCloseAndConfigure(t *testing.T) {
 	}
 	if old != (roomhub.RoomSettings{Locked: true}) || now != (roomhub.RoomSettings{Locked: true, MaxMembers: 3}) {
 		t.Errorf("Configure = %+v -> %+v; a change of the limit keeps the lock", old, now)
+	}
+}
+
+// videoCalls records what the rules asked of a room's video channel; the
+// video package's own tests and the server's, against a fake Agora, show
+// what those calls do there.
+type videoCalls struct {
+	removed []string // "room/uid/name/kind/ban"
+	closed  []string // "room/uids"
+}
+
+func (v *videoCalls) Remove(_ context.Context, k hub.Key, uid uint32, name, kind string, d time.Duration) (bool, error) {
+	v.removed = append(v.removed, k.Room+"/"+strconv.FormatUint(uint64(uid), 10)+"/"+name+"/"+kind+"/"+d.String())
+	return true, nil
+}
+
+func (v *videoCalls) RemoveRoom(_ context.Context, k hub.Key, members []hub.Member, d time.Duration) error {
+	uids := make([]string, 0, len(members))
+	for _, m := range members {
+		uids = append(uids, strconv.FormatUint(uint64(m.UID), 10))
+	}
+	slices.Sort(uids)
+	v.closed = append(v.closed, k.Room+"/"+strings.Join(uids, ",")+"/"+d.String())
+	return nil
+}
+
+// TestKickAndCloseReachTheVideo: a kick keeps the uid out of the room's
+// video for KickBan, a close empties the video of everyone who was in the
+// room; kicking someone already gone asks nothing of the video.
+func TestKickAndCloseReachTheVideo(t *testing.T) {
+	ctx := context.Background()
+	v := &videoCalls{}
+	g := newRigWith(t, v)
+	key := hub.Key{Org: g.org.ID, Room: "standup"}
+	g.join(t, key, 7, "kicked")
+	g.join(t, key, 8, "stays")
+	g.join(t, key, 9, "stays too")
+	if _, _, err := g.rules.Kick(ctx, key, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.rules.Kick(ctx, key, 7); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"standup/7/Ada/" + roomhub.VideoKick + "/" + room.KickBan.String()}; !slices.Equal(v.removed, want) {
+		t.Errorf("kicks asked the video for %q, want %q", v.removed, want)
+	}
+	if _, err := g.rules.Close(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"standup/8,9/0s"}; !slices.Equal(v.closed, want) {
+		t.Errorf("the close asked the video for %q, want %q", v.closed, want)
 	}
 }

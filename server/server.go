@@ -1,8 +1,8 @@
 // Package server assembles Roomhub's HTTP layer: the security middleware of
 // server/web in front of the handlers of each audience (server/participant,
-// server/auth, server/dashboard, server/live, server/apiv1), each mounting
-// its own routes, plus the health probes and static files. It holds no
-// handler of its own beyond the probes.
+// server/auth, server/dashboard, server/live, server/apiv1, and server/ncs
+// for Agora's notifications), each mounting its own routes, plus the health
+// probes and static files. It holds no handler of its own beyond the probes.
 package server
 
 import (
@@ -27,10 +27,12 @@ import (
 	"roomhub/server/auth"
 	"roomhub/server/dashboard"
 	"roomhub/server/live"
+	"roomhub/server/ncs"
 	"roomhub/server/participant"
 	"roomhub/server/web"
 	"roomhub/sso"
 	"roomhub/ui"
+	"roomhub/video"
 )
 
 // Deps are what the server is wired from; cmd/roomhub builds them.
@@ -65,6 +67,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Observer receives request, rate-limit, CSRF and token measurements.
 	Observer Observer
+	// Video connects rooms to their Agora channels (kicking rules,
+	// notifications); nil leaves video moderation to tokens alone.
+	Video *video.Service
 }
 
 // Observer receives what the server measures; the metrics package
@@ -90,6 +95,7 @@ type Server struct {
 	ui         *ui.UI
 	log        *slog.Logger
 	clock      clock.Clock
+	video      *video.Service
 	ready      func(ctx context.Context) error
 	defaultOrg roomhub.Org
 	router     chi.Router
@@ -100,7 +106,7 @@ type Server struct {
 func New(ctx context.Context, d Deps) (*Server, error) {
 	s := &Server{cfg: d.Config, store: d.Store, accounts: d.Accounts, rooms: d.Rooms, history: d.History, node: d.Node, tokens: d.Tokens,
 		box: d.Box, policy: d.Policy, sso: d.SSO, ui: d.UI,
-		log: d.Log, clock: d.Clock, ready: d.Ready}
+		log: d.Log, clock: d.Clock, ready: d.Ready, video: d.Video}
 	if s.accounts == nil || s.rooms == nil || d.Moderation == nil || s.tokens == nil || s.box == nil || s.policy == nil {
 		return nil, errors.New("server: Accounts, Rooms, Moderation, Tokens, Box and Policy are required")
 	}
@@ -111,7 +117,11 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	}
 	s.Kit = kit
 	s.log, s.clock = kit.Log(), kit.Clock()
-	s.rules = room.New(room.Deps{Members: d.Store, Moderation: d.Moderation, Node: d.Node, Clock: s.clock, SecretKey: s.cfg.SecretKey})
+	rd := room.Deps{Members: d.Store, Moderation: d.Moderation, Node: d.Node, Clock: s.clock, SecretKey: s.cfg.SecretKey, Log: s.log}
+	if d.Video != nil {
+		rd.Video = d.Video // a nil *video.Service must stay a nil interface
+	}
+	s.rules = room.New(rd)
 	if s.ready == nil {
 		s.ready = d.Store.Ping
 	}
@@ -146,8 +156,8 @@ func (s *Server) routes() chi.Router {
 
 	// Accounts and the dashboard.
 	signIn := auth.New(s.Kit, auth.Deps{Accounts: s.accounts, Box: s.box, Policy: s.policy, SSO: s.sso})
-	dash := dashboard.New(s.Kit, dashboard.Deps{Accounts: s.accounts, Box: s.box})
-	s.live = live.New(s.Kit, live.Deps{History: s.history, Rooms: s.rooms, Node: s.node, Rules: s.rules, UI: s.ui,
+	dash := dashboard.New(s.Kit, dashboard.Deps{Accounts: s.accounts, Box: s.box, Video: s.video, DefaultOrg: s.defaultOrg})
+	s.live = live.New(s.Kit, live.Deps{History: s.history, Rooms: s.rooms, Node: s.node, Rules: s.rules, Video: s.video, UI: s.ui,
 		StillSignedIn: signIn.StillSignedIn})
 	r.Group(func(r chi.Router) {
 		r.Use(s.CSRF)
@@ -164,7 +174,13 @@ func (s *Server) routes() chi.Router {
 	})
 	r.Mount("/api/v1", apiv1.New(s.Kit, apiv1.Deps{Keys: s.accounts, Audit: s.store, Rooms: s.rooms, Node: s.node, Rules: s.rules}).Routes())
 
-	participant.New(s.Kit, participant.Deps{Store: s.store, Node: s.node, Tokens: s.tokens, Rules: s.rules, DefaultOrg: s.defaultOrg}).Mount(r)
+	people := participant.New(s.Kit, participant.Deps{Store: s.store, Node: s.node, Tokens: s.tokens, Rules: s.rules, DefaultOrg: s.defaultOrg})
+	// Agora's notifications: signed by Agora, so outside the CSRF check,
+	// for the organization the participant routes resolve.
+	notices := ncs.New(s.Kit, ncs.Deps{Video: s.video, DefaultOrg: s.defaultOrg})
+	r.With(people.WithDefaultOrg).Post("/agora/ncs", notices.Notify)
+	r.With(people.WithOrg).Post("/o/{org}/agora/ncs", notices.Notify)
+	people.Mount(r)
 	return r
 }
 

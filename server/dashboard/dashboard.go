@@ -1,5 +1,5 @@
 // Package dashboard serves an organization's administration pages: its
-// home, settings (Agora credentials, SSO domain), users and invitations,
+// home, settings (Agora credentials, video moderation, SSO domain), users and invitations,
 // API keys, the audit log and webhooks. Live rooms, history and moderation
 // are the live package's.
 package dashboard
@@ -25,6 +25,7 @@ import (
 	"roomhub/secret"
 	"roomhub/server/web"
 	"roomhub/ui"
+	"roomhub/video"
 )
 
 // Limits of the dashboard forms.
@@ -42,20 +43,31 @@ type Handler struct {
 	cfg      config.Config
 	accounts roomhub.Accounts
 	box      *secret.Box
-	clock    clock.Clock
-	log      *slog.Logger
+	video    *video.Service
+	// defaultOrg is the organization on the server's own Agora project.
+	defaultOrg roomhub.Org
+	clock      clock.Clock
+	log        *slog.Logger
 }
 
 // Deps are what the administration pages read and change.
 type Deps struct {
 	Accounts roomhub.Accounts
-	// Box seals the organization's Agora certificate and webhook secrets.
+	// Box seals the organization's Agora certificate, Agora REST and
+	// notification secrets and webhook secrets.
 	Box *secret.Box
+	// Video is nil when the server does not moderate Agora channels; the
+	// Settings page then says so.
+	Video *video.Service
+	// DefaultOrg is the organization served at "/", on the server's own
+	// Agora project.
+	DefaultOrg roomhub.Org
 }
 
 // New returns the administration pages' handler.
 func New(kit *web.Kit, d Deps) *Handler {
-	return &Handler{Kit: kit, cfg: kit.Config(), accounts: d.Accounts, box: d.Box, clock: kit.Clock(), log: kit.Log()}
+	return &Handler{Kit: kit, cfg: kit.Config(), accounts: d.Accounts, box: d.Box, video: d.Video, defaultOrg: d.DefaultOrg,
+		clock: kit.Clock(), log: kit.Log()}
 }
 
 // Mount mounts the organization's dashboard pages under /dashboard/{org}/;
@@ -70,6 +82,7 @@ func (s *Handler) Mount(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(s.RequireManage)
 		r.Post("/settings/agora", s.saveAgora)
+		r.Post("/settings/video", s.saveVideo)
 		r.Post("/settings/sso", s.saveSSO)
 		r.Post("/invitations", s.createInvitation)
 		r.Post("/invitations/{id}/revoke", s.revokeInvitation)
@@ -114,7 +127,10 @@ func (s *Handler) orgHome(w http.ResponseWriter, r *http.Request) {
 
 // Settings.
 
-type settingsData struct{ Settings roomhub.OrgSettings }
+type settingsData struct {
+	Settings roomhub.OrgSettings
+	Video    videoSettings
+}
 
 func (s *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
 	s.renderSettings(w, r, http.StatusOK, "", "")
@@ -126,7 +142,12 @@ func (s *Handler) renderSettings(w http.ResponseWriter, r *http.Request, code in
 		s.Fail(w, r, err)
 		return
 	}
-	s.DashPage(w, r, code, ui.PageSettings, "settings", ui.Page{Flash: flash, FormError: formErr, Data: settingsData{Settings: set}})
+	vs, err := s.readVideoSettings(r.Context(), web.StateOf(r).Dash.Org)
+	if err != nil {
+		s.Fail(w, r, err)
+		return
+	}
+	s.DashPage(w, r, code, ui.PageSettings, "settings", ui.Page{Flash: flash, FormError: formErr, Data: settingsData{Settings: set, Video: vs}})
 }
 
 // agoraHex reports whether v is an Agora App ID or certificate: 32 hex digits.

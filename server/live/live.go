@@ -25,6 +25,7 @@ import (
 	"roomhub/room"
 	"roomhub/server/web"
 	"roomhub/ui"
+	"roomhub/video"
 )
 
 // Handler serves live rooms, history and moderation.
@@ -35,6 +36,7 @@ type Handler struct {
 	rooms   roomhub.Rooms
 	node    *hub.Node
 	rules   *room.Service
+	video   *video.Service
 	ui      *ui.UI
 	clock   clock.Clock
 	log     *slog.Logger
@@ -50,7 +52,10 @@ type Deps struct {
 	Rooms   roomhub.Rooms
 	Node    *hub.Node
 	Rules   *room.Service
-	UI      *ui.UI
+	// Video is nil when the server does not moderate Agora channels: the
+	// room cards then show no video state.
+	Video *video.Service
+	UI    *ui.UI
 	// StillSignedIn reports whether a stream's dashboard sign-in is still
 	// valid and its user still a member (auth.Handler.StillSignedIn).
 	StillSignedIn func(ctx context.Context, r *http.Request) bool
@@ -58,8 +63,8 @@ type Deps struct {
 
 // New returns the live pages' handler.
 func New(kit *web.Kit, d Deps) *Handler {
-	return &Handler{Kit: kit, cfg: kit.Config(), history: d.History, rooms: d.Rooms, node: d.Node, rules: d.Rules, ui: d.UI,
-		clock: kit.Clock(), log: kit.Log(), stillSignedIn: d.StillSignedIn}
+	return &Handler{Kit: kit, cfg: kit.Config(), history: d.History, rooms: d.Rooms, node: d.Node, rules: d.Rules, video: d.Video,
+		ui: d.UI, clock: kit.Clock(), log: kit.Log(), stillSignedIn: d.StillSignedIn}
 }
 
 // Mount mounts live rooms, history, a room's page and moderation under
@@ -118,6 +123,7 @@ type liveMember struct {
 	Name     string
 	JoinedAt time.Time
 	InRoom   string // "12 min"
+	Video    string // "in video", "not in video", or "" when unknown
 }
 
 // liveRoom is one room card.
@@ -131,6 +137,7 @@ type liveRoom struct {
 	CanManage bool
 	CSRFToken string
 	OOB       bool // rendered as an out-of-band swap of itself
+	Video     liveVideo
 }
 
 // liveData is the live page: every room in use.
@@ -139,6 +146,7 @@ type liveData struct {
 	People  int
 	Stream  string // the event stream's URL
 	Updated time.Time
+	Video   videoPanel
 }
 
 // inRoom is how long since joined, for people: "just now", "4 min", "2 h 5 min".
@@ -174,6 +182,9 @@ func (s *Handler) readRoom(ctx context.Context, r *http.Request, csrf string, or
 		j := time.UnixMilli(m.JoinedAt)
 		lr.Members = append(lr.Members, liveMember{UID: m.UID, Name: m.Name, JoinedAt: j, InRoom: inRoom(now, j)})
 	}
+	if err := s.readVideo(ctx, hub.Key{Org: org.ID, Room: room}, &lr, snap.Members); err != nil {
+		return liveRoom{}, err
+	}
 	return lr, nil
 }
 
@@ -191,12 +202,15 @@ func (s *Handler) readLive(ctx context.Context, r *http.Request, csrf string, or
 		return liveData{}, err
 	}
 	d := liveData{Stream: "/dashboard/" + org.Slug + "/live/events", Updated: s.clock.Now()}
+	if d.Video, err = s.readVideoPanel(ctx, org.ID); err != nil {
+		return liveData{}, err
+	}
 	for _, rm := range rooms {
 		lr, err := s.readRoom(ctx, r, csrf, org, rm.Name, peaks)
 		if err != nil {
 			return liveData{}, err
 		}
-		if len(lr.Members) == 0 {
+		if len(lr.Members) == 0 && len(lr.Video.Intruders) == 0 {
 			continue // the store still lists a member presence just removed
 		}
 		d.People += len(lr.Members)
@@ -328,16 +342,29 @@ func (s *Handler) liveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		sort.Strings(names)
 		for _, name := range names {
+			if name == video.FeedTarget {
+				p, err := s.readVideoPanel(ctx, org.ID)
+				if err != nil {
+					return ctx.Err() == nil
+				}
+				p.OOB = true
+				if err := s.ui.Partial(&b, ui.PageLive, "video_panel", p); err != nil {
+					s.log.Error("live render failed", "err", err)
+					return false
+				}
+				continue
+			}
 			lr, err := s.readRoom(ctx, r, csrf, org, name, peaks)
 			if err != nil {
 				s.log.Error("live room read failed", "org", org.ID, "room", name, "err", err)
 				continue
 			}
 			swap := "replace"
+			empty := len(lr.Members) == 0 && len(lr.Video.Intruders) == 0
 			switch {
-			case len(lr.Members) == 0 && !shown[name]:
+			case empty && !shown[name]:
 				continue
-			case len(lr.Members) == 0:
+			case empty:
 				swap = "delete"
 				delete(shown, name)
 			case !shown[name]:

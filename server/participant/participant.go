@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
 	"roomhub"
@@ -72,11 +71,11 @@ func New(kit *web.Kit, d Deps) *Handler {
 func (s *Handler) Mount(r chi.Router) {
 	participant := s.Routes()
 	r.Group(func(r chi.Router) {
-		r.Use(s.withDefaultOrg)
+		r.Use(s.WithDefaultOrg)
 		r.Mount("/", participant)
 	})
 	r.Route("/o/{org}", func(r chi.Router) {
-		r.Use(s.withOrg)
+		r.Use(s.WithOrg)
 		r.Mount("/", participant)
 	})
 }
@@ -98,7 +97,10 @@ func (s *Handler) Routes() chi.Router {
 	return r
 }
 
-func (s *Handler) withDefaultOrg(next http.Handler) http.Handler {
+// WithDefaultOrg serves a route for the default organization. Routes of
+// another audience that are per organization (Agora's notifications) use it
+// and WithOrg too.
+func (s *Handler) WithDefaultOrg(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := web.StateOf(r)
 		st.Org, st.Base = s.defaultOrg, ""
@@ -106,8 +108,8 @@ func (s *Handler) withDefaultOrg(next http.Handler) http.Handler {
 	})
 }
 
-// withOrg resolves /o/{org}/; an unknown or malformed slug is a 404.
-func (s *Handler) withOrg(next http.Handler) http.Handler {
+// WithOrg resolves /o/{org}/; an unknown or malformed slug is a 404.
+func (s *Handler) WithOrg(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := chi.URLParam(r, "org")
 		if roomhub.ValidateOrgSlug(slug) != nil {
@@ -412,18 +414,18 @@ func (s *Handler) websocket(w http.ResponseWriter, r *http.Request) {
 		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Join the room from the lobby first."))
 		return
 	}
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: s.originPatterns()})
+	sock, err := hub.Accept(w, r, s.originPatterns())
 	if err != nil {
 		// Accept has answered (403 for a foreign Origin, 400 for a bad
 		// handshake).
 		s.Security(r, "websocket_refused", "origin", r.Header.Get("Origin"), "err", err.Error())
 		return
 	}
-	// The socket lives in a goroutine of its own and the handler returns:
+	// Serve sets the socket up here and hands it to a goroutine of its own:
 	// the handler's deep stack (middleware, router) and the request it
 	// holds would otherwise stay pinned for the socket's whole life, about
 	// 40 KiB per connected member (BENCHMARKS.md).
-	go s.node.Serve(context.Background(), ws, hub.Key{Org: st.Org.ID, Room: room}, grant.UID)
+	s.node.Serve(context.Background(), sock, hub.Key{Org: st.Org.ID, Room: room}, grant.UID)
 }
 
 // originPatterns are the origins allowed besides this host: the CORS ones.
