@@ -3,6 +3,10 @@ package roomhub
 import (
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Input limits, from the seed's validation rules.
@@ -27,23 +31,44 @@ func ValidateRoom(room string) error {
 }
 
 // NormalizeName collapses runs of whitespace to one space, trims the ends,
-// and checks the result: 2-100 of [A-Za-z0-9_ -].
+// puts the name in Unicode normal form C and checks it: 2 to 100 characters
+// of letters and combining marks of any script, digits, spaces,
+// apostrophes (' and ’), periods, hyphens and underscores, with at least one
+// letter or digit. So "José Müller", "李雷", "O'Brien" and "Dr. Smith" are
+// names; control characters, bidirectional overrides, invisible format
+// characters (zero-width joiners, byte-order marks) and markup are not.
+// ui/static/js/common.js applies the same rule in the lobby.
 func NormalizeName(name string) (string, error) {
 	if len(name) > 4*NameMaxLen { // refuse before allocating for absurd input
 		return "", Invalid("name", "Name must be %d to %d characters.", NameMinLen, NameMaxLen)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !isWordByte(c) && !isSpace(c) {
-			return "", Invalid("name", "Name may only contain letters, digits, spaces, '_' and '-'.")
+	if !utf8.ValidString(name) {
+		return "", Invalid("name", nameCharsMessage)
+	}
+	name = norm.NFC.String(name)
+	hasWord := false
+	for _, r := range name {
+		switch {
+		case r < 128 && isSpace(byte(r)):
+		case unicode.IsLetter(r) || unicode.Is(unicode.Nd, r):
+			hasWord = true
+		case unicode.IsMark(r), r == '\'', r == '\u2019', r == '.', r == '-', r == '_':
+		default:
+			return "", Invalid("name", nameCharsMessage)
 		}
 	}
-	norm := strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r < 128 && isSpace(byte(r)) }), " ")
-	if len(norm) < NameMinLen || len(norm) > NameMaxLen {
+	n := strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r < 128 && isSpace(byte(r)) }), " ")
+	if l := utf8.RuneCountInString(n); l < NameMinLen || l > NameMaxLen {
 		return "", Invalid("name", "Name must be %d to %d characters.", NameMinLen, NameMaxLen)
 	}
-	return norm, nil
+	if !hasWord {
+		return "", Invalid("name", "Name must contain a letter or a digit.")
+	}
+	return n, nil
 }
+
+// nameCharsMessage says which characters a name may hold.
+const nameCharsMessage = "Name may contain letters of any language, digits, spaces, apostrophes, periods, hyphens and underscores."
 
 // ParseUID parses a uid given as a decimal string: an integer in [0, 2^32-1].
 func ParseUID(s string) (uint32, error) {

@@ -3,6 +3,10 @@ package roomhub
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestValidateRoom(t *testing.T) {
@@ -48,9 +52,30 @@ func TestNormalizeName(t *testing.T) {
 		{strings.Repeat("n", 101), "", false},
 		{strings.Repeat("n", 50) + "     " + strings.Repeat("n", 49), strings.Repeat("n", 50) + " " + strings.Repeat("n", 49), true},
 		{"<b>", "", false},
-		{"O'Brien", "", false},
-		{"Zoë", "", false},
-		{"a\u00a0b", "", false}, // non-ASCII space is not allowed
+		{"O'Brien", "O'Brien", true},
+		{"O\u2019Brien", "O\u2019Brien", true},
+		{"Dr. Smith", "Dr. Smith", true},
+		{"José Müller", "José Müller", true},
+		{"Jose\u0301", "José", true}, // combining accent, put in NFC
+		{"李雷", "李雷", true},
+		{"Zoë", "Zoë", true},
+		{"Αλέξης", "Αλέξης", true},
+		{"محمد", "محمد", true},
+		{"..", "", false},            // no letter or digit
+		{"-'-", "", false},           // no letter or digit
+		{"a\u00a0b", "", false},      // non-ASCII space is not allowed
+		{"Eve\u202eevil", "", false}, // right-to-left override
+		{"Eve\u2066x", "", false},    // bidirectional isolate
+		{"Ad\u200ba", "", false},     // zero-width space
+		{"Ad\u200da", "", false},     // zero-width joiner
+		{"\ufeffAda", "", false},     // byte-order mark
+		{"Ada\x00", "", false},       // control
+		{"Ada\x7f", "", false},       // control
+		{"a&b", "", false},
+		{"a\"b", "", false},
+		{"Ada\xff", "", false}, // not UTF-8
+		{strings.Repeat("李", 100), strings.Repeat("李", 100), true},
+		{strings.Repeat("李", 101), "", false},
 		{"", "", false},
 	}
 	for _, tc := range tests {
@@ -147,9 +172,14 @@ func FuzzNormalizeName(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(got) < 2 || len(got) > 100 || strings.Contains(got, "  ") || strings.TrimSpace(got) != got ||
-			strings.Trim(got, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_- ") != "" {
+		if n := utf8.RuneCountInString(got); n < 2 || n > 100 || strings.Contains(got, "  ") || strings.TrimSpace(got) != got ||
+			!norm.NFC.IsNormalString(got) || strings.ContainsAny(got, "<>&\"\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\ufeff") {
 			t.Fatalf("NormalizeName(%q) = %q", s, got)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("NormalizeName(%q) = %q keeps %U", s, got, r)
+			}
 		}
 		if again, err := NormalizeName(got); err != nil || again != got {
 			t.Fatalf("not idempotent: %q -> %q (%v)", got, again, err)

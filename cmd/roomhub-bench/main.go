@@ -56,7 +56,7 @@ func parseFlags() options {
 	flag.DurationVar(&o.soak.duration, "soak", 0, "instead of the benchmark, churn participants through one node for this long (see soak.go)")
 	flag.IntVar(&o.soak.cycles, "soak-cycles", 0, "with -soak: stop after this many join/leave cycles (0: run for the whole -soak duration)")
 	flag.IntVar(&o.soak.workers, "soak-workers", 8, "with -soak: participants churning at once")
-	flag.DurationVar(&o.soak.idle, "soak-idle", 20*time.Second, "with -soak: how long the node rests before the final measurement")
+	flag.DurationVar(&o.soak.idle, "soak-idle", 150*time.Second, "with -soak: how long the node rests before the final measurement (past two rate-limit windows, so per-address counters have gone)")
 	flag.DurationVar(&o.soak.every, "soak-report", 10*time.Second, "with -soak: progress line period")
 	flag.Parse()
 	return o

@@ -23,7 +23,10 @@
   // Validation: the same rules, order and messages as the server.
   var ROOM_MIN = 1, ROOM_MAX = 64, NAME_MIN = 2, NAME_MAX = 100;
   var ROOM_CHARS = /^[A-Za-z0-9_-]*$/;
-  var NAME_CHARS = /^[A-Za-z0-9_ \t\n\r\v\f-]*$/;
+  // Names: letters and marks of any script, digits, spaces, apostrophes,
+  // periods, hyphens and underscores (roomhub.NormalizeName).
+  var NAME_CHARS = /^[\p{L}\p{M}\p{Nd}_'\u2019.\- \t\n\r\v\f]*$/u;
+  var NAME_WORD = /[\p{L}\p{Nd}]/u;
   var SPACE_RUNS = /[ \t\n\r\v\f]+/g;
 
   function byteLength(s) {
@@ -49,12 +52,17 @@
     if (byteLength(name) > 4 * NAME_MAX) {
       return { name: "", error: lengthMsg };
     }
+    name = name.normalize("NFC");
     if (!NAME_CHARS.test(name)) {
-      return { name: "", error: "Name may only contain letters, digits, spaces, '_' and '-'." };
+      return { name: "", error: "Name may contain letters of any language, digits, spaces, apostrophes, periods, hyphens and underscores." };
     }
     var norm = name.replace(SPACE_RUNS, " ").trim();
-    if (norm.length < NAME_MIN || norm.length > NAME_MAX) {
+    var chars = Array.from(norm).length;
+    if (chars < NAME_MIN || chars > NAME_MAX) {
       return { name: "", error: lengthMsg };
+    }
+    if (!NAME_WORD.test(norm)) {
+      return { name: "", error: "Name must contain a letter or a digit." };
     }
     return { name: norm, error: "" };
   }
