@@ -178,8 +178,8 @@ func (s *Server) routes() chi.Router {
 	// Agora's notifications: signed by Agora, so outside the CSRF check,
 	// for the organization the participant routes resolve.
 	notices := ncs.New(s.Kit, ncs.Deps{Video: s.video, DefaultOrg: s.defaultOrg})
-	r.With(people.WithDefaultOrg).Post("/agora/ncs", notices.Notify)
-	r.With(people.WithOrg).Post("/o/{org}/agora/ncs", notices.Notify)
+	r.With(web.AnswerJSON, people.WithDefaultOrg).Post("/agora/ncs", s.Handle(notices.Notify))
+	r.With(web.AnswerJSON, people.WithOrg).Post("/o/{org}/agora/ncs", s.Handle(notices.Notify))
 	people.Mount(r)
 	return r
 }

@@ -80,14 +80,14 @@ func (s *Handler) Routes() chi.Router {
 	perKey := s.LimitBy("api_key", web.LimitAPIKey, func(r *http.Request) string {
 		return strconv.FormatInt(apiKeyOf(r).ID, 10)
 	})
-	r.Use(s.apiAuth(anon), perKey)
+	r.Use(web.AnswerJSON, s.apiAuth(anon), perKey)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.apiFail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such API route."))
+		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such API route."))
 	})
-	r.Get("/rooms", s.apiRooms)
-	r.Get("/rooms/{room}/members", s.apiMembers)
-	r.Delete("/rooms/{room}/members/{uid}", s.apiKick)
-	r.Post("/rooms/{room}/close", s.apiClose)
+	r.Get("/rooms", s.Handle(s.apiRooms))
+	r.Get("/rooms/{room}/members", s.Handle(s.apiMembers))
+	r.Delete("/rooms/{room}/members/{uid}", s.Handle(s.apiKick))
+	r.Post("/rooms/{room}/close", s.Handle(s.apiClose))
 	return r
 }
 
@@ -109,7 +109,7 @@ func (s *Handler) apiAuth(anon http.Handler) func(http.Handler) http.Handler {
 				anon.ServeHTTP(w, r)
 				return
 			case err != nil:
-				s.apiFail(w, r, err)
+				s.Fail(w, r, err)
 				return
 			case !k.Active():
 				s.Security(r, "api_key_revoked", "org", k.OrgID, "key", k.ID)
@@ -130,13 +130,7 @@ func (s *Handler) apiAuth(anon http.Handler) func(http.Handler) http.Handler {
 
 func (s *Handler) apiUnauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="roomhub"`)
-	s.apiFail(w, r, roomhub.Errorf(roomhub.EUNAUTHORIZED, "Send a valid API key: Authorization: Bearer rk_..."))
-}
-
-// apiFail answers JSON whatever the Accept header says.
-func (s *Handler) apiFail(w http.ResponseWriter, r *http.Request, err error) {
-	r.Header.Del("Accept")
-	s.Fail(w, r, err)
+	s.Fail(w, r, roomhub.Errorf(roomhub.EUNAUTHORIZED, "Send a valid API key: Authorization: Bearer rk_..."))
 }
 
 func (s *Handler) apiAudit(r *http.Request, k roomhub.APIKey, action, objType, objID, desc string, ok bool) {
@@ -158,98 +152,93 @@ type apiRoom struct {
 	CreatedAt int64  `json:"created_at"`
 }
 
-func (s *Handler) apiRooms(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) apiRooms(w http.ResponseWriter, r *http.Request) error {
 	rooms, err := s.rooms.ListRooms(r.Context(), apiKeyOf(r).OrgID)
 	if err != nil {
-		s.apiFail(w, r, err)
-		return
+		return err
 	}
 	out := make([]apiRoom, 0, len(rooms))
 	for _, rm := range rooms {
 		out = append(out, apiRoom{Name: rm.Name, Members: rm.Members, CreatedAt: rm.CreatedAt.UnixMilli()})
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{"rooms": out})
+	return nil
 }
 
 // apiRoom resolves {room} in the key's organization: a room it never had is
 // a 404, audited, whether or not another organization has one so named.
-func (s *Handler) apiRoom(w http.ResponseWriter, r *http.Request, action string) (hub.Key, bool) {
+func (s *Handler) apiRoom(r *http.Request, action string) (hub.Key, error) {
 	k := apiKeyOf(r)
 	room := chi.URLParam(r, "room")
 	if err := roomhub.ValidateRoom(room); err != nil {
-		s.apiFail(w, r, err)
-		return hub.Key{}, false
+		return hub.Key{}, err
 	}
 	ok, err := s.rooms.RoomExists(r.Context(), k.OrgID, room)
 	if err != nil {
-		s.apiFail(w, r, err)
-		return hub.Key{}, false
+		return hub.Key{}, err
 	}
 	if !ok {
 		s.apiAudit(r, k, action+".denied", "room", room, "no such room in this organization", false)
-		s.apiFail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such room."))
-		return hub.Key{}, false
+		return hub.Key{}, roomhub.Errorf(roomhub.ENOTFOUND, "No such room.")
 	}
-	return hub.Key{Org: k.OrgID, Room: room}, true
+	return hub.Key{Org: k.OrgID, Room: room}, nil
 }
 
-func (s *Handler) apiMembers(w http.ResponseWriter, r *http.Request) {
-	key, ok := s.apiRoom(w, r, "room.members")
-	if !ok {
-		return
+func (s *Handler) apiMembers(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.apiRoom(r, "room.members")
+	if err != nil {
+		return err
 	}
 	snap, err := s.node.Snapshot(r.Context(), key)
 	if err != nil {
-		s.apiFail(w, r, err)
-		return
+		return err
 	}
 	members := snap.Members
 	if members == nil {
 		members = []hub.Member{}
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{"room": key.Room, "members": members})
+	return nil
 }
 
 // apiKick removes a member with reason "kicked": their sockets close with
 // code 4001 and everyone else sees them leave.
-func (s *Handler) apiKick(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) apiKick(w http.ResponseWriter, r *http.Request) error {
 	k := apiKeyOf(r)
-	key, ok := s.apiRoom(w, r, "member.kick")
-	if !ok {
-		return
+	key, err := s.apiRoom(r, "member.kick")
+	if err != nil {
+		return err
 	}
 	uid, err := roomhub.ParseUID(chi.URLParam(r, "uid"))
 	if err != nil {
-		s.apiFail(w, r, err)
-		return
+		return err
 	}
 	_, left, err := s.rules.Kick(r.Context(), key, uid)
 	if err != nil {
-		s.apiFail(w, r, err)
-		return
+		return err
 	}
 	objID := key.Room + "/" + strconv.FormatUint(uint64(uid), 10)
 	if !left {
 		s.apiAudit(r, k, "member.kick.denied", "member", objID, "no such member in this room", false)
-		s.apiFail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room."))
-		return
+		return roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room.")
 	}
 	s.apiAudit(r, k, "member.kick", "member", objID, "member kicked through the API", true)
 	web.WriteJSON(w, http.StatusOK, map[string]any{"kicked": true})
+	return nil
 }
 
 // apiClose removes every member with reason "closed".
-func (s *Handler) apiClose(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) apiClose(w http.ResponseWriter, r *http.Request) error {
 	k := apiKeyOf(r)
-	key, ok := s.apiRoom(w, r, "room.close")
-	if !ok {
-		return
+	key, err := s.apiRoom(r, "room.close")
+	if err != nil {
+		return err
 	}
 	n, err := s.rules.Close(r.Context(), key)
 	if err != nil {
-		s.apiFail(w, r, err)
-		return
+		return err
 	}
 	s.apiAudit(r, k, "room.close", "room", key.Room, "room closed through the API; "+strconv.Itoa(n)+" members removed", true)
 	web.WriteJSON(w, http.StatusOK, map[string]any{"closed": true, "removed": n})
+	return nil
 }

@@ -55,23 +55,23 @@ func New(kit *web.Kit, d Deps) *Handler {
 
 // Mount mounts the sign-in routes; the caller puts CSRF in front.
 func (s *Handler) Mount(r chi.Router) {
-	r.Get("/login", s.loginPage)
-	r.With(s.Limit("login", web.LimitLogin)).Post("/login", s.login)
-	r.Get("/login/2fa", s.twoFactorPage)
-	r.With(s.Limit("login", web.LimitLogin)).Post("/login/2fa", s.twoFactor)
-	r.Get("/2fa/enrol", s.enrolPage)
-	r.With(s.Limit("login", web.LimitLogin)).Post("/2fa/enrol", s.enrol)
-	r.Post("/logout", s.logout)
-	r.With(s.RequireUser).Post("/logout/all", s.logoutAll)
-	r.Get("/auth/sso/{provider}", s.ssoBegin) // only completing a sign-in counts
+	r.Get("/login", s.Handle(s.loginPage))
+	r.With(s.Limit("login", web.LimitLogin)).Post("/login", s.Handle(s.login))
+	r.Get("/login/2fa", s.Handle(s.twoFactorPage))
+	r.With(s.Limit("login", web.LimitLogin)).Post("/login/2fa", s.Handle(s.twoFactor))
+	r.Get("/2fa/enrol", s.Handle(s.enrolPage))
+	r.With(s.Limit("login", web.LimitLogin)).Post("/2fa/enrol", s.Handle(s.enrol))
+	r.Post("/logout", s.Handle(s.logout))
+	r.With(s.RequireUser).Post("/logout/all", s.Handle(s.logoutAll))
+	r.Get("/auth/sso/{provider}", s.Handle(s.ssoBegin)) // only completing a sign-in counts
 
-	r.With(s.Limit("login", web.LimitLogin)).Get("/auth/sso/{provider}/callback", s.ssoCallback)
+	r.With(s.Limit("login", web.LimitLogin)).Get("/auth/sso/{provider}/callback", s.Handle(s.ssoCallback))
 	// Only the forms count against the limit: a link token has 256
 	// random bits, so looking pages up cannot guess one.
-	r.Get("/invite/{token}", s.invitePage)
-	r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/invite/{token}", s.acceptInvite)
-	r.Get("/reset/{token}", s.resetPage)
-	r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/reset/{token}", s.reset)
+	r.Get("/invite/{token}", s.Handle(s.invitePage))
+	r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/invite/{token}", s.Handle(s.acceptInvite))
+	r.Get("/reset/{token}", s.Handle(s.resetPage))
+	r.With(s.Limit("password_reset", web.LimitPasswordReset)).Post("/reset/{token}", s.Handle(s.reset))
 }
 
 type loginData struct {
@@ -92,12 +92,13 @@ func (s *Handler) ssoProviders() []ssoProvider {
 	return out
 }
 
-func (s *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if us, err := s.currentUser(r); err == nil && us != nil && us.Sess.Verified {
 		s.Redirect(w, r, "/dashboard/")
-		return
+		return nil
 	}
 	s.DashPage(w, r, http.StatusOK, ui.PageLogin, "", ui.Page{Data: loginData{SSO: s.ssoProviders()}})
+	return nil
 }
 
 // errBadLogin is the one answer to a wrong email or a wrong password, so
@@ -107,10 +108,9 @@ var errBadLogin = roomhub.Errorf(roomhub.EUNAUTHORIZED, "Email or password is in
 // login checks a password. The (email, IP) pair is locked after
 // LOCKOUT_LIMIT failures for LOCKOUT_DURATION, even for the right password,
 // and unknown emails count and cost the same as known ones.
-func (s *Handler) login(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		s.Fail(w, r, roomhub.Errorf(roomhub.EINVALID, "The form could not be read."))
-		return
+		return roomhub.Errorf(roomhub.EINVALID, "The form could not be read.")
 	}
 	rawEmail, pw := r.PostForm.Get("email"), r.PostForm.Get("password")
 	again := func(code int, msg string) {
@@ -119,15 +119,14 @@ func (s *Handler) login(w http.ResponseWriter, r *http.Request) {
 	email, err := account.NormalizeEmail(rawEmail)
 	if err != nil || pw == "" || len(pw) > account.MaxPasswordLen*4 {
 		again(http.StatusBadRequest, "Enter your email and password.")
-		return
+		return nil
 	}
 	ip := web.StateOf(r).IP.String()
 	if locked, err := s.locked(r, email, ip); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	} else if locked {
 		again(http.StatusTooManyRequests, lockedMessage)
-		return
+		return nil
 	}
 	u, err := s.accounts.UserByEmail(r.Context(), email)
 	switch {
@@ -136,10 +135,9 @@ func (s *Handler) login(w http.ResponseWriter, r *http.Request) {
 		// the failure count, a memberships query and an audit write.
 		s.hasher.DummyVerify(pw)
 		s.loginFailed(w, r, email, roomhub.User{}, "unknown email", again)
-		return
+		return nil
 	case err != nil:
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	ok := false
 	if u.PasswordHash != "" {
@@ -152,7 +150,7 @@ func (s *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		s.loginFailed(w, r, email, u, "wrong password", again)
-		return
+		return nil
 	}
 	if account.NeedsRehash(u.PasswordHash) {
 		if h, err := account.HashPassword(pw); err == nil {
@@ -160,8 +158,7 @@ func (s *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.startUserSession(w, r, u.ID, false); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.auditUserOrgs(r, u, "login.password", "password accepted; second factor next", true, nil)
 	if u.Enrolled() {
@@ -169,6 +166,7 @@ func (s *Handler) login(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.Redirect(w, r, "/2fa/enrol")
 	}
+	return nil
 }
 
 const lockedMessage = "Too many failed sign-ins from your address. Sign-in for this account is locked for a while; an administrator can clear it."
@@ -354,16 +352,17 @@ func (s *Handler) pendingUser(w http.ResponseWriter, r *http.Request) (*web.Sign
 	return us, true
 }
 
-func (s *Handler) twoFactorPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) twoFactorPage(w http.ResponseWriter, r *http.Request) error {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	if !us.User.Enrolled() {
 		s.Redirect(w, r, "/2fa/enrol")
-		return
+		return nil
 	}
 	s.DashPage(w, r, http.StatusOK, ui.PageTwoFactor, "", ui.Page{})
+	return nil
 }
 
 // twoFactor checks a TOTP code (each 30-second step is accepted once) or a
@@ -371,10 +370,10 @@ func (s *Handler) twoFactorPage(w http.ResponseWriter, r *http.Request) {
 // like wrong passwords, toward the account's second-factor lock, and
 // against the pending sign-in (codeFailed), so the six digits cannot be
 // brute-forced.
-func (s *Handler) twoFactor(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) twoFactor(w http.ResponseWriter, r *http.Request) error {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	u := us.User
 	again := func(code int, msg string) {
@@ -382,29 +381,27 @@ func (s *Handler) twoFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	if !u.Enrolled() {
 		s.Redirect(w, r, "/2fa/enrol")
-		return
+		return nil
 	}
 	restart := func(code int, msg string) {
 		s.DashPage(w, r, code, ui.PageLogin, "", ui.Page{FormError: msg, Data: loginData{Email: u.Email, SSO: s.ssoProviders()}})
 	}
 	ip := web.StateOf(r).IP.String()
 	if locked, err := s.locked(r, u.Email, ip); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	} else if locked {
 		s.endPending(w, r, us)
 		restart(http.StatusTooManyRequests, lockedMessage)
-		return
+		return nil
 	}
 	acct, err := s.accounts.LoginAttempts(r.Context(), u.Email, secondFactorKey)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if !acct.LockedUntil.IsZero() && s.clock.Now().Before(acct.LockedUntil) {
 		s.endPending(w, r, us)
 		restart(http.StatusTooManyRequests, secondFactorLocked)
-		return
+		return nil
 	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
 	method, passed := "", false
@@ -412,14 +409,12 @@ func (s *Handler) twoFactor(w http.ResponseWriter, r *http.Request) {
 		method = "totp"
 		secret, err := s.box.Open(u.TOTPSecret, totpAAD(u.ID))
 		if err != nil {
-			s.Fail(w, r, &roomhub.Error{Code: roomhub.EINTERNAL, Message: "2FA secret unreadable", Err: err})
-			return
+			return &roomhub.Error{Code: roomhub.EINTERNAL, Message: "2FA secret unreadable", Err: err}
 		}
 		if step, valid := account.ValidateTOTP(secret, code, s.clock.Now()); valid {
 			passed, err = s.accounts.UseTOTPStep(r.Context(), u.ID, step)
 			if err != nil {
-				s.Fail(w, r, err)
-				return
+				return err
 			}
 			if !passed {
 				s.Security(r, "totp_replay", "user", u.ID)
@@ -431,23 +426,20 @@ func (s *Handler) twoFactor(w http.ResponseWriter, r *http.Request) {
 		var err error
 		passed, err = s.accounts.UseBackupCode(r.Context(), u.ID, account.HashBackupCode(code))
 		if err != nil {
-			s.Fail(w, r, err)
-			return
+			return err
 		}
 	}
 	if !passed {
 		s.codeFailed(w, r, us, again, restart)
-		return
+		return nil
 	}
 	for _, key := range []string{ip, secondFactorKey} {
 		if _, err := s.accounts.ClearLoginAttempts(r.Context(), u.Email, key); err != nil {
-			s.Fail(w, r, err)
-			return
+			return err
 		}
 	}
 	if err := s.startUserSession(w, r, u.ID, true); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	extra := map[string]any{"method": method}
 	if method == "backup_code" {
@@ -456,6 +448,7 @@ func (s *Handler) twoFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	s.auditUserOrgs(r, u, "login", "signed in", true, extra)
 	s.Redirect(w, r, "/dashboard/")
+	return nil
 }
 
 // totpAAD binds a sealed TOTP secret to its user row.
@@ -473,16 +466,17 @@ type enrolData struct {
 // so a form value cannot be replayed from another session.
 func enrolAAD(sessionID string) string { return "enrol:" + sessionID }
 
-func (s *Handler) enrolPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) enrolPage(w http.ResponseWriter, r *http.Request) error {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	if us.User.Enrolled() {
 		s.Redirect(w, r, "/login/2fa")
-		return
+		return nil
 	}
 	s.renderEnrol(w, r, us, http.StatusOK, "", "")
+	return nil
 }
 
 func (s *Handler) renderEnrol(w http.ResponseWriter, r *http.Request, us *web.SignIn, code int, secret, msg string) {
@@ -505,70 +499,67 @@ func (s *Handler) renderEnrol(w http.ResponseWriter, r *http.Request, us *web.Si
 // enrol completes TOTP enrolment: the code proves the app holds the secret.
 // The session is then rotated to a verified one and the backup codes are
 // shown, once.
-func (s *Handler) enrol(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) enrol(w http.ResponseWriter, r *http.Request) error {
 	us, ok := s.pendingUser(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	u := us.User
 	if u.Enrolled() {
 		s.Redirect(w, r, "/login/2fa")
-		return
+		return nil
 	}
 	secret, err := s.box.Open(r.PostFormValue("enrolment"), enrolAAD(us.Sess.ID))
 	if err != nil {
 		s.Security(r, "enrolment_tampered", "user", u.ID)
-		s.Fail(w, r, roomhub.Errorf(roomhub.EINVALID, "The enrolment form expired. Reload the page and scan the new code."))
-		return
+		return roomhub.Errorf(roomhub.EINVALID, "The enrolment form expired. Reload the page and scan the new code.")
 	}
 	step, valid := account.ValidateTOTP(secret, r.PostFormValue("code"), s.clock.Now())
 	if !valid {
 		s.renderEnrol(w, r, us, http.StatusBadRequest, secret, "That code does not match. Check the time on your device and enter the current code.")
-		return
+		return nil
 	}
 	sealed, err := s.box.Seal(secret, totpAAD(u.ID))
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	codes, hashes := account.NewBackupCodes()
 	if err := s.accounts.SetTOTP(r.Context(), u.ID, sealed, hashes); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if _, err := s.accounts.UseTOTPStep(r.Context(), u.ID, step); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if err := s.startUserSession(w, r, u.ID, true); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.auditUserOrgs(r, u, "2fa.enrol", "two-factor authentication turned on", true, nil)
 	s.auditUserOrgs(r, u, "login", "signed in", true, map[string]any{"method": "enrolment"})
 	s.DashPage(w, r, http.StatusOK, ui.PageBackupCodes, "", ui.Page{Data: codes})
+	return nil
 }
 
 // logout ends this session; logoutAll ends every session of the user.
-func (s *Handler) logout(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	if us, err := s.currentUser(r); err == nil && us != nil {
 		s.accounts.DeleteUserSession(r.Context(), us.Sess.ID)
 		s.auditUserOrgs(r, us.User, "logout", "signed out", true, nil)
 	}
 	s.ClearUserCookie(w)
 	s.Redirect(w, r, "/login")
+	return nil
 }
 
-func (s *Handler) logoutAll(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) logoutAll(w http.ResponseWriter, r *http.Request) error {
 	u := web.StateOf(r).User.User
 	n, err := s.accounts.DeleteUserSessions(r.Context(), u.ID)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.auditUserOrgs(r, u, "logout.everywhere", "signed out of every session", true, map[string]any{"sessions": n})
 	s.ClearUserCookie(w)
 	s.Redirect(w, r, "/login")
+	return nil
 }
 
 type inviteData struct {
@@ -666,12 +657,13 @@ func (s *Handler) linkRefusal(ctx context.Context, t roomhub.UserToken) (string,
 	return "unknown kind of link", nil
 }
 
-func (s *Handler) invitePage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) invitePage(w http.ResponseWriter, r *http.Request) error {
 	t, ok := s.invitation(w, r, roomhub.TokenInvite)
 	if !ok {
-		return
+		return nil
 	}
 	s.renderInvite(w, r, t, http.StatusOK, "", "")
+	return nil
 }
 
 // renderInvite shows an invitation. What it shows does not depend on
@@ -700,37 +692,35 @@ func (s *Handler) renderInvite(w http.ResponseWriter, r *http.Request, t roomhub
 // without spending the link. That answer does tell the link's holder that
 // the account exists: it is the one place, and it cannot be avoided, since
 // for an email without an account the same form creates one.
-func (s *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) error {
 	t, ok := s.invitation(w, r, roomhub.TokenInvite)
 	if !ok {
-		return
+		return nil
 	}
 	if us, _ := s.currentUser(r); us != nil && us.Sess.Verified && us.User.Email == t.Email {
 		if !s.useToken(w, r, t) {
-			return
+			return nil
 		}
 		if err := s.accounts.AddMembership(r.Context(), t.OrgID, us.User.ID, t.Role); err != nil {
-			s.Fail(w, r, err)
-			return
+			return err
 		}
 		s.AuditAs(r, t.OrgID, us.User, "invitation.accept", "user", strconv.FormatInt(us.User.ID, 10), "joined as "+string(t.Role), true, nil)
 		s.Redirect(w, r, "/dashboard/")
-		return
+		return nil
 	}
 	name, err := roomhub.NormalizeName(r.PostFormValue("name"))
 	if err != nil {
 		s.renderInvite(w, r, t, http.StatusBadRequest, r.PostFormValue("name"), roomhub.ErrorMessage(err))
-		return
+		return nil
 	}
 	pw := r.PostFormValue("password")
 	if err := s.policy.Check(pw, t.Email, name); err != nil {
 		s.renderInvite(w, r, t, http.StatusBadRequest, name, roomhub.ErrorMessage(err))
-		return
+		return nil
 	}
 	hash, err := account.HashPassword(pw)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	exists := func() {
 		s.Security(r, "invite_existing_account", "org", t.OrgID)
@@ -742,33 +732,30 @@ func (s *Handler) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	switch _, err := s.accounts.UserByEmail(r.Context(), t.Email); {
 	case err == nil:
 		exists()
-		return
+		return nil
 	case roomhub.ErrorCode(err) != roomhub.ENOTFOUND:
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if !s.useToken(w, r, t) {
-		return
+		return nil
 	}
 	u, err := s.accounts.CreateUser(r.Context(), roomhub.User{Email: t.Email, Name: name, PasswordHash: hash, CreatedAt: s.clock.Now()})
 	if roomhub.ErrorCode(err) == roomhub.ECONFLICT {
 		exists() // created meanwhile; this link is spent
-		return
+		return nil
 	}
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if err := s.accounts.AddMembership(r.Context(), t.OrgID, u.ID, t.Role); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditAs(r, t.OrgID, u, "user.create", "user", strconv.FormatInt(u.ID, 10), "account created from an invitation as "+string(t.Role), true, nil)
 	if err := s.startUserSession(w, r, u.ID, false); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.Redirect(w, r, "/2fa/enrol")
+	return nil
 }
 
 // useToken spends a one-time token; a second use (a race) is refused.
@@ -787,45 +774,44 @@ func (s *Handler) useToken(w http.ResponseWriter, r *http.Request, t roomhub.Use
 
 type resetData struct{ Email, Path string }
 
-func (s *Handler) resetPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) resetPage(w http.ResponseWriter, r *http.Request) error {
 	t, ok := s.invitation(w, r, roomhub.TokenReset)
 	if !ok {
-		return
+		return nil
 	}
 	s.DashPage(w, r, http.StatusOK, ui.PageReset, "", ui.Page{Data: resetData{Email: t.Email, Path: r.URL.Path}})
+	return nil
 }
 
 // reset sets a new password from a reset link and signs the user out
 // everywhere; the second factor is untouched.
-func (s *Handler) reset(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 	t, ok := s.invitation(w, r, roomhub.TokenReset)
 	if !ok {
-		return
+		return nil
 	}
 	u, err := s.accounts.UserByID(r.Context(), t.UserID)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	pw := r.PostFormValue("password")
 	if err := s.policy.Check(pw, u.Email, u.Name); err != nil {
 		s.DashPage(w, r, http.StatusBadRequest, ui.PageReset, "", ui.Page{FormError: roomhub.ErrorMessage(err), Data: resetData{Email: t.Email, Path: r.URL.Path}})
-		return
+		return nil
 	}
 	hash, err := account.HashPassword(pw)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if !s.useToken(w, r, t) {
-		return
+		return nil
 	}
 	if err := s.accounts.SetPassword(r.Context(), u.ID, hash); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.accounts.DeleteUserSessions(r.Context(), u.ID)
 	s.auditUserOrgs(r, u, "password.change", "password set from a reset link; every session signed out", true, nil)
 	s.ClearUserCookie(w)
 	s.Redirect(w, r, "/login")
+	return nil
 }

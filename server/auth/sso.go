@@ -70,48 +70,44 @@ func (s *Handler) readFlow(r *http.Request) (ssoFlow, bool) {
 }
 
 // ssoBegin sends the browser to the provider.
-func (s *Handler) ssoBegin(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) ssoBegin(w http.ResponseWriter, r *http.Request) error {
 	name := chi.URLParam(r, "provider")
 	if s.sso == nil {
-		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
-		return
+		return roomhub.Errorf(roomhub.ENOTFOUND, "Page not found.")
 	}
 	flow, err := s.sso.Begin(name)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	v := s.signFlow(ssoFlow{Provider: name, State: flow.State, Data: flow.Data, Expires: s.clock.Now().Add(SSOFlowTimeout).Unix()})
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: v, Path: "/auth/sso/", HttpOnly: true,
 		Secure: !s.cfg.Debug, SameSite: http.SameSiteLaxMode, MaxAge: int(SSOFlowTimeout / time.Second)})
 	http.Redirect(w, r, flow.URL, http.StatusFound)
+	return nil
 }
 
 // ssoCallback completes the provider's flow. A known user (matched by a
 // verified email) goes on to the second factor like after a password; an
 // unknown one joins the organization that verified the email's domain, as a
 // viewer, only if that organization allows it.
-func (s *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 	name := chi.URLParam(r, "provider")
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Value: "", Path: "/auth/sso/", HttpOnly: true,
 		Secure: !s.cfg.Debug, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	if s.sso == nil {
-		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
-		return
+		return roomhub.Errorf(roomhub.ENOTFOUND, "Page not found.")
 	}
 	f, ok := s.readFlow(r)
 	if !ok || f.Provider != name {
 		s.Security(r, "sso_flow_invalid", "provider", name)
 		s.ssoDenied(r, name, "", "the sign-in flow expired, was used already or was altered")
-		s.Fail(w, r, roomhub.Errorf(roomhub.EUNAUTHORIZED, "The sign-in link expired or was already used. Please try again."))
-		return
+		return roomhub.Errorf(roomhub.EUNAUTHORIZED, "The sign-in link expired or was already used. Please try again.")
 	}
 	id, err := s.sso.Complete(r.Context(), name, f.State, f.Data, r.URL.Query())
 	if err != nil {
 		s.Security(r, "sso_failed", "provider", name, "err", err.Error())
 		s.ssoDenied(r, name, "", "the provider did not complete the sign-in")
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	refuse := func(why string) {
 		s.obs.LoginFailed()
@@ -121,12 +117,12 @@ func (s *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if !id.EmailVerified {
 		refuse("email not verified by the provider")
-		return
+		return nil
 	}
 	email, err := account.NormalizeEmail(id.Email)
 	if err != nil {
 		refuse("malformed email")
-		return
+		return nil
 	}
 	u, err := s.accounts.UserByEmail(r.Context(), email)
 	switch {
@@ -134,11 +130,10 @@ func (s *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		org, set, err := s.accounts.OrgByVerifiedDomain(r.Context(), account.EmailDomain(email))
 		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND || err == nil && !set.SSOAutoProvision {
 			refuse("no account and no organization provisions this domain")
-			return
+			return nil
 		}
 		if err != nil {
-			s.Fail(w, r, err)
-			return
+			return err
 		}
 		name, nerr := roomhub.NormalizeName(id.Name)
 		if nerr != nil {
@@ -146,21 +141,17 @@ func (s *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		}
 		u, err = s.accounts.CreateUser(r.Context(), roomhub.User{Email: email, Name: name, CreatedAt: s.clock.Now()})
 		if err != nil {
-			s.Fail(w, r, err)
-			return
+			return err
 		}
 		if err := s.accounts.AddMembership(r.Context(), org.ID, u.ID, roomhub.RoleViewer); err != nil {
-			s.Fail(w, r, err)
-			return
+			return err
 		}
 		s.AuditAs(r, org.ID, u, "user.create", "user", u.Email, "joined through SSO ("+id.Provider+") as viewer", true, map[string]any{"provider": id.Provider})
 	case err != nil:
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if err := s.startUserSession(w, r, u.ID, false); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.auditUserOrgs(r, u, "login.sso", "signed in with "+id.Provider+"; second factor next", true, map[string]any{"provider": id.Provider})
 	if u.Enrolled() {
@@ -168,6 +159,7 @@ func (s *Handler) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.Redirect(w, r, "/2fa/enrol")
 	}
+	return nil
 }
 
 // ssoDenied audits a refused SSO sign-in as login.sso.denied, in the

@@ -73,41 +73,41 @@ func New(kit *web.Kit, d Deps) *Handler {
 // Mount mounts the organization's dashboard pages under /dashboard/{org}/;
 // the caller has resolved the organization and the user's role (web.DashOrg).
 func (s *Handler) Mount(r chi.Router) {
-	r.Get("/", s.orgHome)
-	r.Get("/settings", s.settingsPage)
-	r.Get("/users", s.usersPage)
-	r.Get("/keys", s.keysPage)
-	r.Get("/audit", s.auditPage)
-	r.Get("/audit.csv", s.auditCSV)
+	r.Get("/", s.Handle(s.orgHome))
+	r.Get("/settings", s.Handle(s.settingsPage))
+	r.Get("/users", s.Handle(s.usersPage))
+	r.Get("/keys", s.Handle(s.keysPage))
+	r.Get("/audit", s.Handle(s.auditPage))
+	r.Get("/audit.csv", s.Handle(s.auditCSV))
 	r.Group(func(r chi.Router) {
 		r.Use(s.RequireManage)
-		r.Post("/settings/agora", s.saveAgora)
-		r.Post("/settings/video", s.saveVideo)
-		r.Post("/settings/sso", s.saveSSO)
-		r.Post("/invitations", s.createInvitation)
-		r.Post("/invitations/{id}/revoke", s.revokeInvitation)
-		r.Post("/users/{id}/role", s.setRole)
-		r.Post("/users/{id}/remove", s.removeUser)
-		r.Post("/users/{id}/reset-2fa", s.resetTwoFactor)
-		r.Post("/users/{id}/reset-password", s.resetPasswordLink)
+		r.Post("/settings/agora", s.Handle(s.saveAgora))
+		r.Post("/settings/video", s.Handle(s.saveVideo))
+		r.Post("/settings/sso", s.Handle(s.saveSSO))
+		r.Post("/invitations", s.Handle(s.createInvitation))
+		r.Post("/invitations/{id}/revoke", s.Handle(s.revokeInvitation))
+		r.Post("/users/{id}/role", s.Handle(s.setRole))
+		r.Post("/users/{id}/remove", s.Handle(s.removeUser))
+		r.Post("/users/{id}/reset-2fa", s.Handle(s.resetTwoFactor))
+		r.Post("/users/{id}/reset-password", s.Handle(s.resetPasswordLink))
 		keyOps := s.LimitBy("api_key_ops", web.LimitKeyOps, func(r *http.Request) string {
 			return strconv.FormatInt(web.StateOf(r).User.User.ID, 10)
 		})
-		r.With(keyOps).Post("/keys", s.createKey)
-		r.With(keyOps).Post("/keys/{id}/revoke", s.revokeKey)
+		r.With(keyOps).Post("/keys", s.Handle(s.createKey))
+		r.With(keyOps).Post("/keys/{id}/revoke", s.Handle(s.revokeKey))
 	})
 	// Webhooks (webhooks.go): everyone reads the endpoints and the
 	// delivery log; owners and admins add, delete and test endpoints
 	// (RequireManage: viewers get 404), at most LimitWebhookOps per user.
-	r.Get("/webhooks", s.webhooksPage)
+	r.Get("/webhooks", s.Handle(s.webhooksPage))
 	r.Group(func(r chi.Router) {
 		r.Use(s.RequireManage)
 		hookOps := s.LimitBy("webhook_ops", web.LimitWebhookOps, func(r *http.Request) string {
 			return strconv.FormatInt(web.StateOf(r).User.User.ID, 10)
 		})
-		r.With(hookOps).Post("/webhooks", s.createWebhook)
-		r.With(hookOps).Post("/webhooks/{id}/delete", s.deleteWebhook)
-		r.With(hookOps).Post("/webhooks/{id}/test", s.testWebhook)
+		r.With(hookOps).Post("/webhooks", s.Handle(s.createWebhook))
+		r.With(hookOps).Post("/webhooks/{id}/delete", s.Handle(s.deleteWebhook))
+		r.With(hookOps).Post("/webhooks/{id}/test", s.Handle(s.testWebhook))
 	})
 }
 
@@ -121,8 +121,9 @@ func (s *Handler) Home(w http.ResponseWriter, r *http.Request) {
 	s.DashPage(w, r, http.StatusOK, ui.PageOrgs, "orgs", ui.Page{Data: ms})
 }
 
-func (s *Handler) orgHome(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) orgHome(w http.ResponseWriter, r *http.Request) error {
 	s.Redirect(w, r, "/dashboard/"+web.StateOf(r).Dash.Org.Slug+"/live")
+	return nil
 }
 
 // Settings.
@@ -132,8 +133,9 @@ type settingsData struct {
 	Video    videoSettings
 }
 
-func (s *Handler) settingsPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) settingsPage(w http.ResponseWriter, r *http.Request) error {
 	s.renderSettings(w, r, http.StatusOK, "", "")
+	return nil
 }
 
 func (s *Handler) renderSettings(w http.ResponseWriter, r *http.Request, code int, flash, formErr string) {
@@ -162,14 +164,13 @@ func agoraHex(v string) bool {
 // saveAgora sets the organization's own Agora credentials. The certificate
 // is sealed with APP_MASTER_KEY bound to this organization's row, and never
 // rendered again; an empty certificate keeps the stored one.
-func (s *Handler) saveAgora(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) saveAgora(w http.ResponseWriter, r *http.Request) error {
 	org := web.StateOf(r).Dash.Org
 	appID := strings.TrimSpace(r.PostFormValue("app_id"))
 	cert := strings.TrimSpace(r.PostFormValue("certificate"))
 	set, err := s.accounts.OrgSettings(r.Context(), org.ID)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	action := "credentials.update"
 	switch {
@@ -178,31 +179,30 @@ func (s *Handler) saveAgora(w http.ResponseWriter, r *http.Request) {
 		action = "credentials.clear"
 	case !agoraHex(appID):
 		s.renderSettings(w, r, http.StatusBadRequest, "", "The App ID is 32 hexadecimal characters, as shown in the Agora console.")
-		return
+		return nil
 	case cert == "" && set.AgoraCertificate == "":
 		s.renderSettings(w, r, http.StatusBadRequest, "", "Enter the App certificate too.")
-		return
+		return nil
 	case cert != "" && !agoraHex(cert):
 		s.renderSettings(w, r, http.StatusBadRequest, "", "The App certificate is 32 hexadecimal characters, as shown in the Agora console.")
-		return
+		return nil
 	default:
 		set.AgoraAppID = strings.ToLower(appID)
 		if cert != "" {
 			sealed, err := s.box.Seal(strings.ToLower(cert), agoraAAD(org.ID))
 			if err != nil {
-				s.Fail(w, r, err)
-				return
+				return err
 			}
 			set.AgoraCertificate = sealed
 		}
 	}
 	set.OrgID, set.UpdatedAt = org.ID, s.clock.Now()
 	if err := s.accounts.SaveOrgSettings(r.Context(), set); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, action, "org", org.Slug, "Agora credentials changed", true, map[string]any{"app_id": set.AgoraAppID, "certificate_changed": cert != ""})
 	s.renderSettings(w, r, http.StatusOK, "Video credentials saved.", "")
+	return nil
 }
 
 // agoraAAD binds a sealed Agora certificate to its organization's row.
@@ -214,28 +214,27 @@ func agoraAAD(orgID int64) string {
 // SSO users join it. A changed domain loses its verification: only an
 // operator verifies one (roomhub org verify-domain), so an organization
 // cannot claim someone else's domain and capture its users.
-func (s *Handler) saveSSO(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) saveSSO(w http.ResponseWriter, r *http.Request) error {
 	org := web.StateOf(r).Dash.Org
 	domain := strings.ToLower(strings.TrimSpace(r.PostFormValue("sso_domain")))
 	if domain != "" && !validDomain(domain) {
 		s.renderSettings(w, r, http.StatusBadRequest, "", "Enter a domain name like example.com.")
-		return
+		return nil
 	}
 	set, err := s.accounts.OrgSettings(r.Context(), org.ID)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if domain != set.SSODomain {
 		set.SSODomainVerified = false
 	}
 	set.OrgID, set.SSODomain, set.SSOAutoProvision, set.UpdatedAt = org.ID, domain, r.PostFormValue("auto_provision") == "1", s.clock.Now()
 	if err := s.accounts.SaveOrgSettings(r.Context(), set); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, "settings.sso", "org", org.Slug, "sign-on settings changed", true, map[string]any{"domain": domain, "auto_provision": set.SSOAutoProvision})
 	s.renderSettings(w, r, http.StatusOK, "Sign-on settings saved.", "")
+	return nil
 }
 
 func validDomain(d string) bool {
@@ -264,8 +263,9 @@ type usersData struct {
 	LinkLabel   string
 }
 
-func (s *Handler) usersPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) usersPage(w http.ResponseWriter, r *http.Request) error {
 	s.renderUsers(w, r, http.StatusOK, "", "", usersData{})
+	return nil
 }
 
 func (s *Handler) renderUsers(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d usersData) {
@@ -282,45 +282,46 @@ func (s *Handler) renderUsers(w http.ResponseWriter, r *http.Request, code int, 
 	s.DashPage(w, r, code, ui.PageUsers, "users", ui.Page{Flash: flash, FormError: formErr, Data: d})
 }
 
-func (s *Handler) createInvitation(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createInvitation(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	email, err := account.NormalizeEmail(r.PostFormValue("email"))
 	if err != nil {
 		s.renderUsers(w, r, http.StatusBadRequest, "", roomhub.ErrorMessage(err), usersData{})
-		return
+		return nil
 	}
 	role := roomhub.Role(r.PostFormValue("role"))
 	if !account.MayAssign(st.Dash.M.Role, role) {
 		s.AuditHere(r, "invitation.create.denied", "invitation", email, "role "+web.Truncate(string(role), 20)+" may not be given by "+string(st.Dash.M.Role), false, nil)
 		s.renderUsers(w, r, http.StatusBadRequest, "", "Choose a role you are allowed to give.", usersData{})
-		return
+		return nil
 	}
 	if u, err := s.accounts.UserByEmail(r.Context(), email); err == nil {
 		if _, err := s.accounts.Membership(r.Context(), st.Dash.Org.ID, u.ID); err == nil {
 			s.renderUsers(w, r, http.StatusConflict, "", email+" is already a member.", usersData{})
-			return
+			return nil
 		}
 	}
 	link, err := account.IssueInvitation(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.PublicURL(r), st.Dash.Org.ID, email, role, st.User.User.ID)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, "invitation.create", "invitation", email, "invited as "+string(role), true, map[string]any{"role": string(role)})
 	s.renderUsers(w, r, http.StatusOK, "", "", usersData{Link: link, LinkLabel: "Send this invitation link to " + email + "."})
+	return nil
 }
 
-func (s *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request) error {
 	id, err := web.IDParam(r, "id")
 	if err == nil {
 		err = s.accounts.RevokeInvitation(r.Context(), web.StateOf(r).Dash.Org.ID, id)
 	}
 	if err != nil {
 		s.NotFoundHere(w, r, "invitation.revoke", "invitation", chi.URLParam(r, "id"), err)
-		return
+		return nil
 	}
 	s.AuditHere(r, "invitation.revoke", "invitation", strconv.FormatInt(id, 10), "invitation revoked", true, nil)
 	s.renderUsers(w, r, http.StatusOK, "Invitation revoked.", "", usersData{})
+	return nil
 }
 
 // target loads the membership a user action is about, in this organization
@@ -372,25 +373,25 @@ func (s *Handler) ownerChangeFailed(w http.ResponseWriter, r *http.Request, m ro
 
 // setRole changes a member's role. The member is signed out everywhere: a
 // session never carries privileges across a change of them.
-func (s *Handler) setRole(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) setRole(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	m, ok := s.target(w, r, "permission.change")
 	if !ok {
-		return
+		return nil
 	}
 	role := roomhub.Role(r.PostFormValue("role"))
 	if !account.MayAssign(st.Dash.M.Role, role) {
 		s.AuditHere(r, "permission.change.denied", "user", strconv.FormatInt(m.UserID, 10), "role "+web.Truncate(string(role), 20)+" may not be given by "+string(st.Dash.M.Role), false, nil)
 		s.renderUsers(w, r, http.StatusBadRequest, "", "Choose a role you are allowed to give.", usersData{})
-		return
+		return nil
 	}
 	if role == m.Role {
 		s.renderUsers(w, r, http.StatusOK, "Nothing changed.", "", usersData{})
-		return
+		return nil
 	}
 	if err := s.accounts.SetRole(r.Context(), st.Dash.Org.ID, m.UserID, role); err != nil {
 		s.ownerChangeFailed(w, r, m, err)
-		return
+		return nil
 	}
 	s.accounts.DeleteUserSessions(r.Context(), m.UserID)
 	if !role.CanManage() {
@@ -401,9 +402,10 @@ func (s *Handler) setRole(w http.ResponseWriter, r *http.Request) {
 	if m.UserID == st.User.User.ID {
 		s.ClearUserCookie(w)
 		s.Redirect(w, r, "/login")
-		return
+		return nil
 	}
 	s.renderUsers(w, r, http.StatusOK, "Role changed; "+m.UserEmail+" must sign in again.", "", usersData{})
+	return nil
 }
 
 // removeUser ends a membership in this organization, and nothing else: the
@@ -412,15 +414,15 @@ func (s *Handler) setRole(w http.ResponseWriter, r *http.Request) {
 // dashboard request (and each live stream, within LiveSessionCheck) checks
 // the membership, so signing the person out of their other organizations
 // would be an account-wide act this organization may not do.
-func (s *Handler) removeUser(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) removeUser(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	m, ok := s.target(w, r, "user.remove")
 	if !ok {
-		return
+		return nil
 	}
 	if err := s.accounts.RemoveMembership(r.Context(), st.Dash.Org.ID, m.UserID); err != nil {
 		s.ownerChangeFailed(w, r, m, err)
-		return
+		return nil
 	}
 	if rest, err := s.accounts.ListMemberships(r.Context(), m.UserID); err != nil {
 		s.log.Error("memberships of a removed user not listed; sessions kept", "user", m.UserID, "err", err)
@@ -432,9 +434,10 @@ func (s *Handler) removeUser(w http.ResponseWriter, r *http.Request) {
 	if m.UserID == st.User.User.ID {
 		s.ClearUserCookie(w)
 		s.Redirect(w, r, "/login")
-		return
+		return nil
 	}
 	s.renderUsers(w, r, http.StatusOK, m.UserEmail+" was removed.", "", usersData{})
+	return nil
 }
 
 // mayResetAccount applies account.ResetRefusal to the request. A refusal is
@@ -467,38 +470,38 @@ func (s *Handler) mayResetAccount(w http.ResponseWriter, r *http.Request, m room
 
 // resetTwoFactor removes a member's second factor and backup codes and signs
 // them out; they enrol again at their next sign-in.
-func (s *Handler) resetTwoFactor(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) resetTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	m, ok := s.target(w, r, "2fa.reset")
 	if !ok || !s.mayResetAccount(w, r, m, "2fa.reset") {
-		return
+		return nil
 	}
 	if err := s.accounts.SetTOTP(r.Context(), m.UserID, "", nil); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.accounts.DeleteUserSessions(r.Context(), m.UserID)
 	s.AuditHere(r, "2fa.reset", "user", strconv.FormatInt(m.UserID, 10), "two-factor authentication reset for "+m.UserEmail, true, map[string]any{"email": m.UserEmail})
 	if m.UserID == web.StateOf(r).User.User.ID {
 		s.ClearUserCookie(w)
 		s.Redirect(w, r, "/login")
-		return
+		return nil
 	}
 	s.renderUsers(w, r, http.StatusOK, "Two-factor authentication reset for "+m.UserEmail+".", "", usersData{})
+	return nil
 }
 
-func (s *Handler) resetPasswordLink(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) resetPasswordLink(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	m, ok := s.target(w, r, "password.reset")
 	if !ok || !s.mayResetAccount(w, r, m, "password.reset") {
-		return
+		return nil
 	}
 	link, err := account.IssueReset(r.Context(), s.accounts, s.clock.Now(), s.cfg.InviteTTL, s.PublicURL(r), st.Dash.Org.ID, m.UserID, m.UserEmail, st.User.User.ID)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, "password.reset_link", "user", strconv.FormatInt(m.UserID, 10), "password reset link created for "+m.UserEmail, true, nil)
 	s.renderUsers(w, r, http.StatusOK, "", "", usersData{Link: link, LinkLabel: "Send this password reset link to " + m.UserEmail + "."})
+	return nil
 }
 
 // API keys.
@@ -508,8 +511,9 @@ type keysData struct {
 	NewKey string
 }
 
-func (s *Handler) keysPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) keysPage(w http.ResponseWriter, r *http.Request) error {
 	s.renderKeys(w, r, http.StatusOK, "", "", "")
+	return nil
 }
 
 func (s *Handler) renderKeys(w http.ResponseWriter, r *http.Request, code int, flash, formErr, newKey string) {
@@ -522,36 +526,37 @@ func (s *Handler) renderKeys(w http.ResponseWriter, r *http.Request, code int, f
 }
 
 // createKey makes a key and shows it once; only its HMAC is stored.
-func (s *Handler) createKey(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if name == "" || len([]rune(name)) > MaxKeyNameLen {
 		s.renderKeys(w, r, http.StatusBadRequest, "", "Give the key a name of 1 to "+strconv.Itoa(MaxKeyNameLen)+" characters.", "")
-		return
+		return nil
 	}
 	key, prefix, hash := account.NewAPIKey(s.cfg.APIKeySecret)
 	k, err := s.accounts.CreateAPIKey(r.Context(), roomhub.APIKey{OrgID: st.Dash.Org.ID, Name: name, Prefix: prefix, Hash: hash,
 		CreatedBy: st.User.User.ID, CreatedAt: s.clock.Now()})
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, "apikey.create", "apikey", strconv.FormatInt(k.ID, 10), "key "+name+" created", true, map[string]any{"prefix": prefix})
 	w.Header().Set("Cache-Control", "no-store")
 	s.renderKeys(w, r, http.StatusOK, "", "", key)
+	return nil
 }
 
-func (s *Handler) revokeKey(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	id, err := web.IDParam(r, "id")
 	if err == nil {
 		err = s.accounts.RevokeAPIKey(r.Context(), web.StateOf(r).Dash.Org.ID, id, s.clock.Now())
 	}
 	if err != nil {
 		s.NotFoundHere(w, r, "apikey.revoke", "apikey", chi.URLParam(r, "id"), err)
-		return
+		return nil
 	}
 	s.AuditHere(r, "apikey.revoke", "apikey", strconv.FormatInt(id, 10), "key revoked", true, nil)
 	s.renderKeys(w, r, http.StatusOK, "Key revoked.", "", "")
+	return nil
 }
 
 // Audit log.
@@ -611,17 +616,16 @@ func auditFilter(q url.Values) (roomhub.AuditFilter, auditData, error) {
 	return f, d, nil
 }
 
-func (s *Handler) auditPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) auditPage(w http.ResponseWriter, r *http.Request) error {
 	f, d, err := auditFilter(r.URL.Query())
 	if err != nil {
 		s.DashPage(w, r, http.StatusBadRequest, ui.PageAudit, "audit", ui.Page{FormError: roomhub.ErrorMessage(err), Data: d})
-		return
+		return nil
 	}
 	f.Limit = AuditPageSize
 	d.Entries, err = s.accounts.QueryAudit(r.Context(), web.StateOf(r).Dash.Org.ID, f)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if len(d.Entries) == AuditPageSize {
 		v, _ := url.ParseQuery(d.Query)
@@ -629,16 +633,16 @@ func (s *Handler) auditPage(w http.ResponseWriter, r *http.Request) {
 		d.Older = v.Encode()
 	}
 	s.DashPage(w, r, http.StatusOK, ui.PageAudit, "audit", ui.Page{Data: d})
+	return nil
 }
 
 // auditCSV exports the filtered log, newest first, paging through the store
 // up to MaxAuditExport rows. The export itself is audited.
-func (s *Handler) auditCSV(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) auditCSV(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	f, d, err := auditFilter(r.URL.Query())
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, "audit.export", "audit_log", "", "audit log exported as CSV", true, map[string]any{"filters": d.Query})
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -665,6 +669,7 @@ func (s *Handler) auditCSV(w http.ResponseWriter, r *http.Request) {
 		f.Before = rows[len(rows)-1].ID
 	}
 	cw.Flush()
+	return nil
 }
 
 // csvSafe defuses spreadsheet formula injection: a cell starting with = + -

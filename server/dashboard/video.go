@@ -33,17 +33,16 @@ func (s *Handler) readVideoSettings(ctx context.Context, org roomhub.Org) (video
 // secret and whether intruders are removed. Secrets are sealed bound to
 // their column and row and never rendered again; an empty secret field
 // keeps the stored one, "clear" removes both.
-func (s *Handler) saveVideo(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) saveVideo(w http.ResponseWriter, r *http.Request) error {
 	org := web.StateOf(r).Dash.Org
 	if s.video == nil {
 		s.renderSettings(w, r, http.StatusBadRequest, "", "This server does not connect to Agora's REST API.")
-		return
+		return nil
 	}
 	ctx := r.Context()
 	st, err := s.video.Settings(ctx, org.ID)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	cid := strings.TrimSpace(r.PostFormValue("customer_id"))
 	csec := strings.TrimSpace(r.PostFormValue("customer_secret"))
@@ -55,13 +54,13 @@ func (s *Handler) saveVideo(w http.ResponseWriter, r *http.Request) {
 		action = "video_settings.clear"
 	case len(cid) > 128 || len(csec) > 128 || len(ncs) > 128:
 		s.renderSettings(w, r, http.StatusBadRequest, "", "The Customer ID and the secrets are at most 128 characters.")
-		return
+		return nil
 	case cid == "" && csec != "":
 		s.renderSettings(w, r, http.StatusBadRequest, "", "Enter the Customer ID with its secret.")
-		return
+		return nil
 	case cid != "" && csec == "" && st.CustomerSecret == "":
 		s.renderSettings(w, r, http.StatusBadRequest, "", "Enter the Customer Secret too.")
-		return
+		return nil
 	default:
 		if cid != st.CustomerID && csec == "" {
 			st.CustomerSecret = "" // a new account needs its own secret
@@ -72,24 +71,22 @@ func (s *Handler) saveVideo(w http.ResponseWriter, r *http.Request) {
 		}
 		if csec != "" {
 			if st.CustomerSecret, err = s.box.Seal(csec, video.SecretAAD("customer_secret", org.ID)); err != nil {
-				s.Fail(w, r, err)
-				return
+				return err
 			}
 		}
 		if ncs != "" {
 			if st.NCSSecret, err = s.box.Seal(ncs, video.SecretAAD("ncs_secret", org.ID)); err != nil {
-				s.Fail(w, r, err)
-				return
+				return err
 			}
 		}
 		st.RemoveIntruders = r.PostFormValue("remove_intruders") != ""
 	}
 	st.OrgID, st.UpdatedAt = org.ID, s.clock.Now()
 	if err := s.video.SaveSettings(ctx, st); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, action, "org", org.Slug, "Agora REST and notification settings changed", true,
 		map[string]any{"customer_id": st.CustomerID, "customer_secret_changed": csec != "", "ncs_secret_changed": ncs != "", "remove_intruders": st.RemoveIntruders})
 	s.renderSettings(w, r, http.StatusOK, "Video moderation settings saved.", "")
+	return nil
 }

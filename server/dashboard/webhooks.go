@@ -71,14 +71,14 @@ func (s *Handler) webhookStore() (roomhub.Webhooks, error) {
 	return nil, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found.")
 }
 
-func (s *Handler) webhooksPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) webhooksPage(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var d webhooksData
 	if e := q.Get("endpoint"); e != "" {
 		n, err := strconv.ParseInt(e, 10, 64)
 		if err != nil || n <= 0 {
 			s.renderWebhooks(w, r, http.StatusBadRequest, "", "That endpoint filter is not a number.", webhooksData{})
-			return
+			return nil
 		}
 		d.Filter = n
 	}
@@ -87,7 +87,7 @@ func (s *Handler) webhooksPage(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n <= 0 {
 			s.renderWebhooks(w, r, http.StatusBadRequest, "", "Bad page.", webhooksData{})
-			return
+			return nil
 		}
 		before = n
 	}
@@ -98,10 +98,11 @@ func (s *Handler) webhooksPage(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			s.NotFoundHere(w, r, "webhook.read", "webhook", q.Get("endpoint"), err)
-			return
+			return nil
 		}
 	}
 	s.renderWebhooksAt(w, r, http.StatusOK, "", "", d, before)
+	return nil
 }
 
 func (s *Handler) renderWebhooks(w http.ResponseWriter, r *http.Request, code int, flash, formErr string, d webhooksData) {
@@ -172,7 +173,7 @@ func redactQuery(raw string) string {
 // createWebhook adds an endpoint. The URL must pass the SSRF policy (see
 // webhook.Policy.CheckURL); the signing secret is made here, sealed to the
 // new row and shown once.
-func (s *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	r.ParseForm()
 	form := webhookForm{URL: strings.TrimSpace(r.PostFormValue("url")), Description: strings.TrimSpace(r.PostFormValue("description")), Events: map[string]bool{}}
@@ -180,7 +181,7 @@ func (s *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
 	for _, t := range r.PostForm["events"] {
 		if !roomhub.ValidWebhookEvent(t) {
 			s.renderWebhooks(w, r, http.StatusBadRequest, "", "Choose events from the list.", webhooksData{Form: form})
-			return
+			return nil
 		}
 		if !form.Events[t] {
 			form.Events[t] = true
@@ -193,24 +194,23 @@ func (s *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(events) == 0:
 		refuse(http.StatusBadRequest, "Choose at least one event to send.")
-		return
+		return nil
 	case len([]rune(form.Description)) > roomhub.MaxWebhookDescriptionLen:
 		refuse(http.StatusBadRequest, "The description is at most "+strconv.Itoa(roomhub.MaxWebhookDescriptionLen)+" characters.")
-		return
+		return nil
 	case strings.ContainsFunc(form.Description, unicode.IsControl):
 		refuse(http.StatusBadRequest, "The description must be one line of text.")
-		return
+		return nil
 	}
 	u, err := webhook.Policy{Allow: s.cfg.WebhookAllowNets}.CheckURL(r.Context(), form.URL)
 	if err != nil {
 		s.AuditHere(r, "webhook.create.denied", "webhook", "", "endpoint URL refused", false, map[string]any{"url": web.Truncate(form.URL, 300), "why": roomhub.ErrorMessage(err)})
 		s.FormError(w, r, err, refuse)
-		return
+		return nil
 	}
 	wh, err := s.webhookStore()
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	clear := webhook.NewSecret()
 	e, err := wh.CreateWebhookEndpoint(r.Context(), roomhub.WebhookEndpoint{OrgID: st.Dash.Org.ID, URL: u.String(), Description: form.Description,
@@ -218,11 +218,12 @@ func (s *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
 		func(id int64) (string, error) { return s.box.Seal(clear, webhook.SecretAAD(id)) })
 	if err != nil {
 		s.FormError(w, r, err, refuse)
-		return
+		return nil
 	}
 	s.AuditHere(r, "webhook.create", "webhook", strconv.FormatInt(e.ID, 10), "webhook endpoint "+e.URL+" added", true,
 		map[string]any{"url": e.URL, "events": strings.Join(e.Events, ",")})
 	s.renderWebhooks(w, r, http.StatusOK, "", "", webhooksData{NewSecret: clear, NewSecretURL: e.URL})
+	return nil
 }
 
 // webhookTarget loads the endpoint a route names, in this organization
@@ -243,39 +244,40 @@ func (s *Handler) webhookTarget(w http.ResponseWriter, r *http.Request, action s
 	return wh, e, true
 }
 
-func (s *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	wh, e, ok := s.webhookTarget(w, r, "webhook.delete")
 	if !ok {
-		return
+		return nil
 	}
 	if err := wh.DeleteWebhookEndpoint(r.Context(), e.OrgID, e.ID); err != nil {
 		s.NotFoundHere(w, r, "webhook.delete", "webhook", strconv.FormatInt(e.ID, 10), err)
-		return
+		return nil
 	}
 	s.AuditHere(r, "webhook.delete", "webhook", strconv.FormatInt(e.ID, 10), "webhook endpoint "+e.URL+" deleted", true, map[string]any{"url": e.URL})
 	s.renderWebhooks(w, r, http.StatusOK, "Endpoint deleted; its queued deliveries are dropped.", "", webhooksData{})
+	return nil
 }
 
 // testWebhook queues a test event for one endpoint; the delivery worker
 // sends it like any other, and it shows in the log.
-func (s *Handler) testWebhook(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	wh, e, ok := s.webhookTarget(w, r, "webhook.test")
 	if !ok {
-		return
+		return nil
 	}
 	now := s.clock.Now()
 	ev := roomhub.WebhookEvent{ID: roomhub.NewWebhookEventID(), Type: roomhub.EventTest, CreatedAt: now.UnixMilli(), Org: st.Dash.Org.Slug,
 		Data: map[string]string{"message": testEventMessage}}
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if _, err := wh.EnqueueWebhookTo(r.Context(), e.OrgID, e.ID, ev.ID, ev.Type, payload, now); err != nil {
 		s.NotFoundHere(w, r, "webhook.test", "webhook", strconv.FormatInt(e.ID, 10), err)
-		return
+		return nil
 	}
 	s.AuditHere(r, "webhook.test", "webhook", strconv.FormatInt(e.ID, 10), "test event sent to "+e.URL, true, map[string]any{"event_id": ev.ID})
 	s.renderWebhooks(w, r, http.StatusOK, "Test event "+ev.ID+" queued for "+e.URL+"; it shows in the delivery log below within seconds.", "", webhooksData{})
+	return nil
 }

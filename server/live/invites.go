@@ -17,10 +17,10 @@ import (
 // package's (room/invite.go).
 
 // createRoomInvite makes an invite link and shows it once.
-func (s *Handler) createRoomInvite(w http.ResponseWriter, r *http.Request) {
-	key, ok := s.dashRoom(w, r, "room.invite.create")
-	if !ok {
-		return
+func (s *Handler) createRoomInvite(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.dashRoom(r, "room.invite.create")
+	if err != nil {
+		return err
 	}
 	st := web.StateOf(r)
 	hours, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("hours")))
@@ -36,21 +36,21 @@ func (s *Handler) createRoomInvite(w http.ResponseWriter, r *http.Request) {
 	token, inv, err := s.rules.Invite(r.Context(), key, st.User.User.Email, hours, uses)
 	if err == room.ErrInviteHours || err == room.ErrInviteUses {
 		s.renderRoom(w, r, key, http.StatusBadRequest, "", roomhub.ErrorMessage(err), "")
-		return
+		return nil
 	}
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, "room.invite.create", "room_invite", strconv.FormatInt(inv.ID, 10), "invite link for "+key.Room+" created", true,
 		map[string]any{"room": key.Room, "hours": hours, "max_uses": uses})
 	s.renderRoom(w, r, key, http.StatusOK, "", "", s.PublicURL(r)+web.OrgBase(st.Dash.Org)+"/join/"+token)
+	return nil
 }
 
-func (s *Handler) revokeRoomInvite(w http.ResponseWriter, r *http.Request) {
-	key, ok := s.dashRoom(w, r, "room.invite.revoke")
-	if !ok {
-		return
+func (s *Handler) revokeRoomInvite(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.dashRoom(r, "room.invite.revoke")
+	if err != nil {
+		return err
 	}
 	id, err := web.IDParam(r, "id")
 	if err == nil {
@@ -58,8 +58,9 @@ func (s *Handler) revokeRoomInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.NotFoundHere(w, r, "room.invite.revoke", "room_invite", chi.URLParam(r, "id"), err)
-		return
+		return nil
 	}
 	s.AuditHere(r, "room.invite.revoke", "room_invite", strconv.FormatInt(id, 10), "invite link for "+key.Room+" revoked", true, nil)
 	s.renderRoom(w, r, key, http.StatusOK, "Invite link revoked.", "", "")
+	return nil
 }

@@ -71,17 +71,17 @@ func New(kit *web.Kit, d Deps) *Handler {
 // /dashboard/{org}/; the caller has resolved the organization and the
 // user's role (web.DashOrg).
 func (s *Handler) Mount(r chi.Router) {
-	r.Get("/live", s.livePage)
+	r.Get("/live", s.Handle(s.livePage))
 	r.Get("/live/events", s.liveEvents)
-	r.Get("/history", s.historyPage)
-	r.Get("/rooms/{room}", s.roomPage)
+	r.Get("/history", s.Handle(s.historyPage))
+	r.Get("/rooms/{room}", s.Handle(s.roomPage))
 	r.Group(func(r chi.Router) {
 		r.Use(s.RequireManage)
-		r.Post("/rooms/{room}/members/{uid}/kick", s.kickMember)
-		r.Post("/rooms/{room}/close", s.closeRoomPage)
-		r.Post("/rooms/{room}/settings", s.saveRoomSettings)
-		r.Post("/rooms/{room}/invites", s.createRoomInvite)
-		r.Post("/rooms/{room}/invites/{id}/revoke", s.revokeRoomInvite)
+		r.Post("/rooms/{room}/members/{uid}/kick", s.Handle(s.kickMember))
+		r.Post("/rooms/{room}/close", s.Handle(s.closeRoomPage))
+		r.Post("/rooms/{room}/settings", s.Handle(s.saveRoomSettings))
+		r.Post("/rooms/{room}/invites", s.Handle(s.createRoomInvite))
+		r.Post("/rooms/{room}/invites/{id}/revoke", s.Handle(s.revokeRoomInvite))
 	})
 }
 
@@ -223,13 +223,13 @@ func (s *Handler) readLive(ctx context.Context, r *http.Request, csrf string, or
 // LiveStreams reports the open live dashboard streams, for metrics.
 func (s *Handler) LiveStreams() int64 { return s.liveStreams.Load() }
 
-func (s *Handler) livePage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) livePage(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.readLive(r.Context(), r, s.CSRFToken(s.EnsureCookie(w, r)), web.StateOf(r).Dash.Org)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.DashPage(w, r, http.StatusOK, ui.PageLive, "live", ui.Page{Data: d})
+	return nil
 }
 
 // liveEvents streams the live page's updates as server-sent events.
@@ -461,7 +461,7 @@ type historyData struct {
 // HistoryPage is one page of room history.
 const HistoryPage = 50
 
-func (s *Handler) historyPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) historyPage(w http.ResponseWriter, r *http.Request) error {
 	org := web.StateOf(r).Dash.Org
 	q := r.URL.Query()
 	d := historyData{Room: strings.TrimSpace(q.Get("room")), Since: q.Get("since")}
@@ -472,14 +472,14 @@ func (s *Handler) historyPage(w http.ResponseWriter, r *http.Request) {
 	if d.Room != "" {
 		if err := roomhub.ValidateRoom(d.Room); err != nil {
 			render(http.StatusBadRequest, roomhub.ErrorMessage(err))
-			return
+			return nil
 		}
 	}
 	if d.Since != "" {
 		t, err := time.Parse(time.DateOnly, d.Since)
 		if err != nil {
 			render(http.StatusBadRequest, "Give the date as YYYY-MM-DD.")
-			return
+			return nil
 		}
 		f.Since = t
 	}
@@ -487,14 +487,13 @@ func (s *Handler) historyPage(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || id <= 0 {
 			render(http.StatusBadRequest, "That page does not exist.")
-			return
+			return nil
 		}
 		f.Before = id
 	}
 	list, err := s.history.ListSessions(r.Context(), org.ID, f)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	d.Sessions = list
 	if len(list) == HistoryPage {
@@ -503,6 +502,7 @@ func (s *Handler) historyPage(w http.ResponseWriter, r *http.Request) {
 		d.Older = v.Encode()
 	}
 	render(http.StatusOK, "")
+	return nil
 }
 
 // Room page: settings, invites, recent sessions.
@@ -522,15 +522,14 @@ type roomPageData struct {
 // dashRoom resolves {room} in the dashboard's organization: a room the
 // organization never had is a 404, audited as action.denied, whether or
 // not another organization has one so named.
-func (s *Handler) dashRoom(w http.ResponseWriter, r *http.Request, action string) (hub.Key, bool) {
+func (s *Handler) dashRoom(r *http.Request, action string) (hub.Key, error) {
 	org := web.StateOf(r).Dash.Org
 	room := chi.URLParam(r, "room")
 	exists := false
 	if roomhub.ValidateRoom(room) == nil {
 		ok, err := s.rooms.RoomExists(r.Context(), org.ID, room)
 		if err != nil {
-			s.Fail(w, r, err)
-			return hub.Key{}, false
+			return hub.Key{}, err
 		}
 		exists = ok
 	}
@@ -538,18 +537,18 @@ func (s *Handler) dashRoom(w http.ResponseWriter, r *http.Request, action string
 		if action != "" {
 			s.AuditHere(r, action+".denied", "room", web.Truncate(room, 64), "no such room in this organization", false, nil)
 		}
-		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such room."))
-		return hub.Key{}, false
+		return hub.Key{}, roomhub.Errorf(roomhub.ENOTFOUND, "No such room.")
 	}
-	return hub.Key{Org: org.ID, Room: room}, true
+	return hub.Key{Org: org.ID, Room: room}, nil
 }
 
-func (s *Handler) roomPage(w http.ResponseWriter, r *http.Request) {
-	key, ok := s.dashRoom(w, r, "room.view")
-	if !ok {
-		return
+func (s *Handler) roomPage(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.dashRoom(r, "room.view")
+	if err != nil {
+		return err
 	}
 	s.renderRoom(w, r, key, http.StatusOK, "", "", "")
+	return nil
 }
 
 func (s *Handler) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key, code int, flash, formErr, newLink string) {
@@ -595,50 +594,48 @@ func (s *Handler) moderated(w http.ResponseWriter, r *http.Request, back string)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-func (s *Handler) kickMember(w http.ResponseWriter, r *http.Request) {
-	key, ok := s.dashRoom(w, r, "member.kick")
-	if !ok {
-		return
+func (s *Handler) kickMember(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.dashRoom(r, "member.kick")
+	if err != nil {
+		return err
 	}
 	uid, err := roomhub.ParseUID(chi.URLParam(r, "uid"))
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	objID := key.Room + "/" + strconv.FormatUint(uint64(uid), 10)
 	name, left, err := s.rules.Kick(r.Context(), key, uid)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if !left {
 		s.AuditHere(r, "member.kick.denied", "member", objID, "no such member in this room", false, nil)
-		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room: they may have left already."))
-		return
+		return roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this room: they may have left already.")
 	}
 	s.AuditHere(r, "member.kick", "member", objID, "member "+name+" kicked from the dashboard", true, map[string]any{"name": name})
 	s.moderated(w, r, "/dashboard/"+web.StateOf(r).Dash.Org.Slug+"/live")
+	return nil
 }
 
-func (s *Handler) closeRoomPage(w http.ResponseWriter, r *http.Request) {
-	key, ok := s.dashRoom(w, r, "room.close")
-	if !ok {
-		return
+func (s *Handler) closeRoomPage(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.dashRoom(r, "room.close")
+	if err != nil {
+		return err
 	}
 	n, err := s.rules.Close(r.Context(), key)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.AuditHere(r, "room.close", "room", key.Room, "room closed from the dashboard; "+strconv.Itoa(n)+" members removed", true, map[string]any{"removed": n})
 	s.moderated(w, r, "/dashboard/"+web.StateOf(r).Dash.Org.Slug+"/live")
+	return nil
 }
 
 // saveRoomSettings locks or unlocks a room and sets its member limit.
-func (s *Handler) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
-	key, ok := s.dashRoom(w, r, "room.settings")
-	if !ok {
-		return
+func (s *Handler) saveRoomSettings(w http.ResponseWriter, r *http.Request) error {
+	key, err := s.dashRoom(r, "room.settings")
+	if err != nil {
+		return err
 	}
 	var c room.Change
 	if v := r.PostFormValue("locked"); v != "" {
@@ -655,11 +652,11 @@ func (s *Handler) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 	old, rs, err := s.rules.Configure(r.Context(), key, c)
 	if err == room.ErrLimit {
 		s.renderRoom(w, r, key, http.StatusBadRequest, "", roomhub.ErrorMessage(err), "")
-		return
+		return nil
 	}
 	if err != nil {
 		s.FormError(w, r, err, func(code int, msg string) { s.renderRoom(w, r, key, code, "", msg, "") })
-		return
+		return nil
 	}
 	action := "room.settings"
 	switch {
@@ -673,7 +670,8 @@ func (s *Handler) saveRoomSettings(w http.ResponseWriter, r *http.Request) {
 	s.rules.Announce(r.Context(), key)
 	if web.IsHTMX(r) && r.PostFormValue("from") == "live" {
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	}
 	s.renderRoom(w, r, key, http.StatusOK, "Room settings saved.", "", "")
+	return nil
 }

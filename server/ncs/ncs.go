@@ -50,11 +50,10 @@ func New(kit *web.Kit, d Deps) *Handler {
 // body signed with the organization's notification secret
 // (Agora-Signature-V2) is read; every refusal is logged as a security event
 // and counted.
-func (s *Handler) Notify(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) Notify(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	if s.video == nil {
-		s.Fail(w, r, video.ErrNotConfigured)
-		return
+		return video.ErrNotConfigured
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.maxBytes)))
 	if err != nil {
@@ -63,17 +62,16 @@ func (s *Handler) Notify(w http.ResponseWriter, r *http.Request) {
 			s.video.Stats.Malformed.Add(1)
 			s.Security(r, "agora_ncs_refused", "reason", "too_large", "org", st.Org.ID)
 			web.WriteJSON(w, http.StatusRequestEntityTooLarge, web.ErrorBody{Error: "The notification is larger than this server accepts.", RequestID: st.ID})
-			return
+			return nil
 		}
-		s.Fail(w, r, roomhub.Invalid("body", "The body could not be read."))
-		return
+		return roomhub.Invalid("body", "The body could not be read.")
 	}
 	if err := s.video.Notify(r.Context(), st.Org.ID, s.defaultOrg.ID, body, r.Header.Get("Agora-Signature-V2")); err != nil {
 		if c := roomhub.ErrorCode(err); c != roomhub.EUNAVAILABLE && c != roomhub.EINTERNAL {
 			s.Security(r, "agora_ncs_refused", "reason", c, "org", st.Org.ID)
 		}
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	return nil
 }

@@ -20,40 +20,38 @@ type joinData struct {
 }
 
 // joinPage shows where an invite link leads, using nothing up.
-func (s *Handler) joinPage(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) joinPage(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	token := chi.URLParam(r, "token")
 	room, err := s.rules.OpenInvite(token, st.Org.ID)
 	if err != nil {
 		s.Security(r, "room_invite_invalid", "org", st.Org.ID)
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	s.Page(w, r, http.StatusOK, ui.PageJoin, ui.Page{Title: "Invitation to " + room, Data: joinData{Room: room, Token: token}})
+	return nil
 }
 
 // redeemInvite takes one use of the link and gives the session a pass for
 // the room, then sends the visitor to the lobby with the room filled in.
-func (s *Handler) redeemInvite(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) redeemInvite(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	token := chi.URLParam(r, "token")
 	room, pass, err := s.rules.Redeem(r.Context(), st.Org.ID, token)
 	if err != nil {
 		s.Security(r, "room_invite_refused", "org", st.Org.ID)
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	sess, err := s.Session(w, r)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	sess.AddPass(pass)
 	if err := s.SaveSession(r, sess); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.audit(r, sess, "room.invite.use", parsed{room: room}, true, "invite link redeemed")
 	http.Redirect(w, r, st.Base+"/?room="+url.QueryEscape(room), http.StatusSeeOther)
+	return nil
 }

@@ -85,15 +85,15 @@ func (s *Handler) Mount(r chi.Router) {
 func (s *Handler) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.CSRF)
-	r.Get("/", s.lobby)
-	r.Get("/room/", s.room)
-	r.With(s.Limit("get_token", web.LimitGetToken)).Get("/get_token/", s.getToken)
-	r.With(s.Limit("create_member", web.LimitCreateMember)).Post("/create_member/", s.createMember)
-	r.With(s.Limit("get_member", web.LimitGetMember)).Get("/get_member/", s.getMember)
-	r.With(s.Limit("delete_member", web.LimitDeleteMember)).Post("/delete_member/", s.deleteMember)
-	r.With(s.Limit("websocket", web.LimitWebSocket)).Get("/ws/{room}", s.websocket)
-	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Get("/join/{token}", s.joinPage)
-	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Post("/join/{token}", s.redeemInvite)
+	r.Get("/", s.Handle(s.lobby))
+	r.Get("/room/", s.Handle(s.room))
+	r.With(s.Limit("get_token", web.LimitGetToken)).Get("/get_token/", s.Handle(s.getToken))
+	r.With(s.Limit("create_member", web.LimitCreateMember)).Post("/create_member/", s.Handle(s.createMember))
+	r.With(s.Limit("get_member", web.LimitGetMember)).Get("/get_member/", s.Handle(s.getMember))
+	r.With(s.Limit("delete_member", web.LimitDeleteMember)).Post("/delete_member/", s.Handle(s.deleteMember))
+	r.With(s.Limit("websocket", web.LimitWebSocket)).Get("/ws/{room}", s.Handle(s.websocket))
+	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Get("/join/{token}", s.Handle(s.joinPage))
+	r.With(s.Limit("room_invite", web.LimitRoomInvite)).Post("/join/{token}", s.Handle(s.redeemInvite))
 	return r
 }
 
@@ -127,14 +127,16 @@ func (s *Handler) WithOrg(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Handler) lobby(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) lobby(w http.ResponseWriter, r *http.Request) error {
 	s.Page(w, r, http.StatusOK, "lobby", ui.Page{Title: "Join a room"})
+	return nil
 }
 
-func (s *Handler) room(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) room(w http.ResponseWriter, r *http.Request) error {
 	// Only the room page may use the camera and microphone, and only here.
 	w.Header().Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=(), usb=(), interest-cohort=()")
 	s.Page(w, r, http.StatusOK, "room", ui.Page{Title: "Room"})
+	return nil
 }
 
 // newUID draws a uid uniformly from [1, 2^32-1] with crypto/rand.
@@ -158,44 +160,38 @@ type tokenResponse struct {
 
 // getToken issues a fresh uid for a room, remembers it in the session and
 // returns an Agora token for it (null when video is not configured).
-func (s *Handler) getToken(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) getToken(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	room := r.URL.Query().Get("channel")
 	if err := roomhub.ValidateRoom(room); err != nil {
 		s.Security(r, "validation_failed", "field", "channel")
 		err.(*roomhub.Error).Field = "channel"
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	sess, err := s.Session(w, r)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if _, err := s.rules.Admit(r.Context(), sess, hub.Key{Org: st.Org.ID, Room: room}, 0); err != nil {
 		if roomhub.ErrorCode(err) == roomhub.EFORBIDDEN {
 			s.audit(r, sess, "token.denied", parsed{room: room}, false, roomhub.ErrorMessage(err))
 		}
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	uid := newUID()
 	minter, err := s.tokens.For(r.Context(), st.Org.ID)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	tok, err := minter.Mint(r.Context(), st.Org.ID, room, uid)
 	s.obs.TokenMinted(err == nil)
 	if err != nil {
 		s.log.Error("token mint failed", "request_id", st.ID, "err", err)
-		s.Fail(w, r, roomhub.Unavailable("video token service", err))
-		return
+		return roomhub.Unavailable("video token service", err)
 	}
 	sess.AddGrant(roomhub.Grant{OrgID: st.Org.ID, Room: room, UID: uid, IssuedAt: s.clock.Now()})
 	if err := s.SaveSession(r, sess); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	resp := tokenResponse{Token: tok.Token, UID: uid, Channel: minter.Channel(st.Org.ID, room), ExpiresAt: tok.ExpiresAt}
 	if minter.Configured() {
@@ -203,6 +199,7 @@ func (s *Handler) getToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("token generated", "event", "token_generated", "request_id", st.ID, "org", st.Org.ID, "room", room, "uid", uid, "video", minter.Configured())
 	web.WriteJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // memberInput is the body of create_member and delete_member.
@@ -268,16 +265,15 @@ func readMember(w http.ResponseWriter, r *http.Request, needName bool) (parsed, 
 
 // ownedMember reads a member body and checks that the session holds the
 // grant for its uid in its room, logging and auditing an attempt on someone
-// else's member. On false the response has been written.
-func (s *Handler) ownedMember(w http.ResponseWriter, r *http.Request, action string, needName bool) (parsed, *roomhub.Session, bool) {
+// else's member.
+func (s *Handler) ownedMember(w http.ResponseWriter, r *http.Request, action string, needName bool) (parsed, *roomhub.Session, error) {
 	p, err := readMember(w, r, needName)
 	if err != nil {
 		s.Security(r, "validation_failed", "field", roomhub.ErrorField(err))
-		s.Fail(w, r, err)
-		return p, nil, false
+		return p, nil, err
 	}
-	sess, ok := s.owns(w, r, action, p)
-	return p, sess, ok
+	sess, err := s.owns(w, r, action, p)
+	return p, sess, err
 }
 
 // errNotYourMember answers any attempt on a member the session was not
@@ -288,144 +284,133 @@ var errNotYourMember = roomhub.Errorf(roomhub.ENOTFOUND, "No such member in this
 
 // owns checks that the session holds the grant for uid in room, logging and
 // auditing an attempt on someone else's member.
-func (s *Handler) owns(w http.ResponseWriter, r *http.Request, action string, p parsed) (*roomhub.Session, bool) {
+func (s *Handler) owns(w http.ResponseWriter, r *http.Request, action string, p parsed) (*roomhub.Session, error) {
 	st := web.StateOf(r)
 	sess, err := s.Session(w, r)
 	if err != nil {
-		s.Fail(w, r, err)
-		return nil, false
+		return nil, err
 	}
 	if _, ok := sess.Grant(st.Org.ID, p.room, p.uid); !ok {
 		s.Security(r, "unauthorized_member_access", "action", action, "org", st.Org.ID, "room", p.room, "uid", p.uid)
 		s.audit(r, sess, action+".denied", p, false, "session does not hold this uid for this room")
-		s.Fail(w, r, errNotYourMember)
-		return nil, false
+		return nil, errNotYourMember
 	}
-	return sess, true
+	return sess, nil
 }
 
-func (s *Handler) createMember(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) createMember(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
-	p, sess, ok := s.ownedMember(w, r, "member.create", true)
-	if !ok {
-		return
+	p, sess, err := s.ownedMember(w, r, "member.create", true)
+	if err != nil {
+		return err
 	}
 	// A uid belongs to one session; a stale row of another session (it
 	// cannot be ours: uids are drawn fresh) is never taken over.
 	if m, err := s.store.GetMember(r.Context(), st.Org.ID, p.room, p.uid); err == nil && m.SessionID != sess.ID {
 		s.Security(r, "unauthorized_member_access", "action", "member.create", "room", p.room, "uid", p.uid)
-		s.Fail(w, r, errNotYourMember)
-		return
+		return errNotYourMember
 	} else if err != nil && roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	limit, err := s.rules.Admit(r.Context(), sess, hub.Key{Org: st.Org.ID, Room: p.room}, p.uid)
 	if err != nil {
 		if roomhub.ErrorCode(err) == roomhub.EFORBIDDEN {
 			s.audit(r, sess, "member.create.denied", p, false, roomhub.ErrorMessage(err))
 		}
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	m := roomhub.Member{OrgID: st.Org.ID, Room: p.room, UID: p.uid, Name: p.name, SessionID: sess.ID, JoinedAt: s.clock.Now()}
 	if err := s.node.JoinLimited(r.Context(), m, limit); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	s.audit(r, sess, "member.create", p, true, "")
 	s.log.Info("member created", "event", "member_created", "request_id", st.ID, "org", st.Org.ID, "room", p.room, "uid", p.uid)
 	web.WriteJSON(w, http.StatusOK, map[string]string{"name": p.name})
+	return nil
 }
 
-func (s *Handler) getMember(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) getMember(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	q := r.URL.Query()
 	room := q.Get("room_name")
 	if err := roomhub.ValidateRoom(room); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	uid, err := roomhub.ParseUID(q.Get("UID"))
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	// Names are shown only to people who were issued a uid in the room;
 	// anyone else learns nothing, not even whether the member exists.
 	sess, err := s.Session(w, r)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if _, inRoom := sess.RoomGrant(st.Org.ID, room); !inRoom {
 		s.Security(r, "member_lookup_outside_room", "org", st.Org.ID, "room", room)
 		s.audit(r, sess, "member.get.denied", parsed{room: room, uid: uid}, false, "session holds no uid in this room")
-		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Member not found."))
-		return
+		return roomhub.Errorf(roomhub.ENOTFOUND, "Member not found.")
 	}
 	m, err := s.store.GetMember(r.Context(), st.Org.ID, room, uid)
 	if err != nil {
 		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
 			err = roomhub.Errorf(roomhub.ENOTFOUND, "Member not found.")
 		}
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"name": m.Name})
+	return nil
 }
 
-func (s *Handler) deleteMember(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
-	p, sess, ok := s.ownedMember(w, r, "member.delete", false)
-	if !ok {
-		return
+	p, sess, err := s.ownedMember(w, r, "member.delete", false)
+	if err != nil {
+		return err
 	}
 	deleted, err := s.node.Leave(r.Context(), hub.Key{Org: st.Org.ID, Room: p.room}, p.uid, hub.ReasonLeft)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	if deleted {
 		s.audit(r, sess, "member.delete", p, true, "")
 		s.log.Info("member deleted", "event", "member_deleted", "request_id", st.ID, "org", st.Org.ID, "room", p.room, "uid", p.uid)
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]bool{"deleted": deleted})
+	return nil
 }
 
 // websocket upgrades to the room's socket for the member the session was
 // issued in that room. Origin must be this host (or an allowed one).
-func (s *Handler) websocket(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 	st := web.StateOf(r)
 	room := chi.URLParam(r, "room")
 	if err := roomhub.ValidateRoom(room); err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	sess, err := s.Session(w, r)
 	if err != nil {
-		s.Fail(w, r, err)
-		return
+		return err
 	}
 	grant, ok := sess.RoomGrant(st.Org.ID, room)
 	if !ok {
 		s.Security(r, "unauthorized_websocket", "org", st.Org.ID, "room", room)
 		s.audit(r, sess, "websocket.denied", parsed{room: room}, false, "session holds no uid in this room")
-		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Join the room from the lobby first."))
-		return
+		return roomhub.Errorf(roomhub.ENOTFOUND, "Join the room from the lobby first.")
 	}
 	sock, err := hub.Accept(w, r, s.originPatterns())
 	if err != nil {
 		// Accept has answered (403 for a foreign Origin, 400 for a bad
 		// handshake).
 		s.Security(r, "websocket_refused", "origin", r.Header.Get("Origin"), "err", err.Error())
-		return
+		return nil
 	}
 	// Serve sets the socket up here and hands it to a goroutine of its own:
 	// the handler's deep stack (middleware, router) and the request it
 	// holds would otherwise stay pinned for the socket's whole life, about
 	// 40 KiB per connected member (BENCHMARKS.md).
 	s.node.Serve(context.Background(), sock, hub.Key{Org: st.Org.ID, Room: room}, grant.UID)
+	return nil
 }
 
 // originPatterns are the origins allowed besides this host: the CORS ones.

@@ -64,9 +64,29 @@ func (s *Kit) Fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Info("request refused", "request_id", st.ID, "method", r.Method, "path", r.URL.Path, "status", httpStatus, "err", err)
 	}
 	msg := roomhub.ErrorMessage(err)
-	if WantsHTML(r) && r.Method == http.MethodGet {
+	if !st.JSON && WantsHTML(r) && r.Method == http.MethodGet {
 		s.Page(w, r, httpStatus, "error", ui.Page{Title: http.StatusText(httpStatus), Error: &ui.PageError{Status: httpStatus, Message: msg, RequestID: st.ID}})
 		return
 	}
 	WriteJSON(w, httpStatus, ErrorBody{Error: msg, Field: roomhub.ErrorField(err), RequestID: st.ID})
+}
+
+// Handle adapts a handler that returns its failure: Fail answers the error
+// (JSON, or an error page for a browser's GET), so a handler ends with
+// "return err" and never writes a failure itself.
+func (s *Kit) Handle(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.Fail(w, r, err)
+		}
+	}
+}
+
+// AnswerJSON marks the routes behind it as an API: their failures are JSON
+// whatever the Accept header says.
+func AnswerJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		StateOf(r).JSON = true
+		next.ServeHTTP(w, r)
+	})
 }

@@ -24,6 +24,7 @@ type State struct {
 	sess  *sessionState
 	User  *SignIn // dashboard session, once loaded
 	Dash  Dash    // organization and role of a dashboard request
+	JSON  bool    // an API route: failures are JSON whatever Accept says
 }
 
 // SignIn is the request's dashboard session and user, once loaded.
