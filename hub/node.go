@@ -30,6 +30,10 @@ type Config struct {
 	SignalBurst       int           // signals allowed at once
 	MaxConnsPerMember int           // sockets one member may hold on one node
 	HeartbeatInterval time.Duration // node liveness refresh, for buses that track nodes
+	// ReconcileInterval is how often presence is checked against the
+	// sockets open here, on buses that can lose presence (Redis restarted
+	// empty): drift is repaired within one interval, however it arose.
+	ReconcileInterval time.Duration
 	Limits            Limits
 }
 
@@ -46,6 +50,7 @@ const (
 	DefaultSignalBurst       = 10
 	DefaultMaxConnsPerMember = 4
 	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultReconcileInterval = 10 * time.Second
 	DefaultMaxMembers        = 200
 	DefaultMaxRooms          = 1000
 )
@@ -61,6 +66,7 @@ func (c *Config) setDefaults() {
 	set(&c.PingInterval, DefaultPingInterval)
 	set(&c.PingTimeout, DefaultPingTimeout)
 	set(&c.HeartbeatInterval, DefaultHeartbeatInterval)
+	set(&c.ReconcileInterval, DefaultReconcileInterval)
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
 	}
@@ -115,6 +121,8 @@ type Stats struct {
 	Joins     atomic.Int64 // members joined through this node
 	Reaped    atomic.Int64 // members removed by this node's reaper
 	ReapRuns  atomic.Int64 // reaper passes completed
+	ReapFails atomic.Int64 // reaper passes that failed
+	Restored  atomic.Int64 // connected members put back into presence
 	// Leaves counts members that left through this node, by reason, in the
 	// order of LeaveReasons.
 	Leaves [5]atomic.Int64
@@ -188,6 +196,7 @@ type Node struct {
 	closing bool
 	reaper  clock.Timer
 	beat    clock.Timer
+	recon   clock.Timer
 	conns   sync.WaitGroup
 }
 
@@ -265,6 +274,34 @@ func (n *Node) Start() {
 	if rs, ok := n.bus.(Resubscriber); ok {
 		rs.OnResubscribe(n.resyncAll)
 	}
+	if _, ok := n.bus.(Restorer); ok {
+		n.mu.Lock()
+		n.recon = n.clock.AfterFunc(n.cfg.ReconcileInterval, n.reconcile)
+		n.mu.Unlock()
+	}
+}
+
+// reconcile checks presence against the sockets open here, then schedules
+// itself.
+func (n *Node) reconcile() {
+	for k, lr := range n.localRooms() {
+		n.restore(k, lr, "reconcile")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.closing {
+		n.recon = n.clock.AfterFunc(n.cfg.ReconcileInterval, n.reconcile)
+	}
+}
+
+func (n *Node) localRooms() map[Key]*localRoom {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rooms := make(map[Key]*localRoom, len(n.rooms))
+	for k, lr := range n.rooms {
+		rooms[k] = lr
+	}
+	return rooms
 }
 
 // heartbeat keeps this node alive in the bus, then schedules itself.
@@ -287,8 +324,10 @@ func (n *Node) reap() {
 	reaped, err := n.bus.Reap(ctx, n.clock.Now(), n.cfg.Grace)
 	if err != nil {
 		n.log.Error("reap failed", "err", err)
+		n.Stats.ReapFails.Add(1)
+	} else {
+		n.Stats.ReapRuns.Add(1)
 	}
-	n.Stats.ReapRuns.Add(1)
 	n.Stats.Reaped.Add(int64(len(reaped)))
 	for _, r := range reaped {
 		n.Stats.left(r.Reason)
@@ -484,49 +523,67 @@ func leaveCode(reason string) websocket.StatusCode {
 	}
 }
 
+// Restorer is a bus that can lose presence while sockets stay open (Redis
+// restarted empty). The node puts back the members it has sockets for.
+type Restorer interface {
+	// Missing reports which of the members with sockets here (uid ->
+	// sockets on this node) presence lacks. For those it has, it records
+	// this node's sockets if it holds none for them.
+	Missing(ctx context.Context, k Key, sockets map[uint32]int) ([]uint32, error)
+	// Restore puts m back with its sockets on this node in one step, so no
+	// reaper sees it without a socket; false if m was already present.
+	Restore(ctx context.Context, k Key, m Member, sockets int) (bool, error)
+}
+
 // resyncAll resynchronises every local room after the bus lost and restored
 // its subscriptions. Presence may have been lost too (a Redis restart): the
 // members connected here are put back from the store first.
 func (n *Node) resyncAll() {
-	n.mu.Lock()
-	rooms := make(map[Key]*localRoom, len(n.rooms))
-	for k, lr := range n.rooms {
-		rooms[k] = lr
-	}
-	n.mu.Unlock()
-	for k, lr := range rooms {
-		n.restore(k, lr)
+	for k, lr := range n.localRooms() {
+		n.restore(k, lr, "resubscribe")
 		n.resync(lr, k)
 	}
 }
 
-// restore re-registers in presence the members with sockets here that
-// presence no longer knows.
-func (n *Node) restore(k Key, lr *localRoom) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	list := lr.list.Load()
-	if list == nil {
+// restore puts back into presence the members with sockets here that
+// presence no longer knows, from the store, and logs each one. A member
+// gone from the store too is left to its next renewal (not_member).
+func (n *Node) restore(k Key, lr *localRoom, why string) {
+	rs, ok := n.bus.(Restorer)
+	if !ok {
 		return
 	}
-	done := map[uint32]bool{}
+	list := lr.list.Load()
+	if list == nil || len(*list) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sockets := map[uint32]int{}
 	for _, c := range *list {
-		if done[c.uid] {
-			continue
-		}
-		done[c.uid] = true
-		if _, err := n.bus.Get(ctx, k, c.uid); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
-			continue
-		}
-		m, err := n.store.GetMember(ctx, k.Org, k.Room, c.uid)
+		sockets[c.uid]++
+	}
+	missing, err := rs.Missing(ctx, k, sockets)
+	if err != nil {
+		n.log.Error("presence check failed", "room", k.String(), "cause", why, "err", err)
+		return
+	}
+	for _, uid := range missing {
+		m, err := n.store.GetMember(ctx, k.Org, k.Room, uid)
 		if err != nil {
-			continue // gone from the store too: the socket will be told on renewal
-		}
-		if _, _, err := n.bus.Join(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, n.cfg.Limits); err != nil {
-			n.log.Error("restore of member failed", "room", k.String(), "uid", c.uid, "err", err)
+			n.log.Warn("connected member is in neither presence nor the store", "room", k.String(), "uid", uid, "cause", why, "err", err)
 			continue
 		}
-		n.bus.Attach(ctx, k, c.uid)
+		put, err := rs.Restore(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, sockets[uid])
+		if err != nil {
+			n.log.Error("presence restore failed", "room", k.String(), "uid", uid, "cause", why, "err", err)
+			continue
+		}
+		if put {
+			n.Stats.Restored.Add(1)
+			n.log.Warn("member restored to presence", "event", "presence_restored", "org", k.Org, "room", k.Room,
+				"uid", uid, "sockets", sockets[uid], "cause", why)
+		}
 	}
 }
 
@@ -569,6 +626,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	if n.beat != nil {
 		n.beat.Stop()
+	}
+	if n.recon != nil {
+		n.recon.Stop()
 	}
 	var all []*conn
 	for _, lr := range n.rooms {

@@ -277,6 +277,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	node := hub.NewNode(hub.Config{
 		NodeID:            id,
 		HeartbeatInterval: cfg.NodeHeartbeat,
+		ReconcileInterval: cfg.PresenceReconcile,
 		Grace:             cfg.MemberGrace,
 		Limits:            hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
 	}, bus, st, tokens, clock.Real{}, log)

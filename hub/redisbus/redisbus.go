@@ -265,7 +265,48 @@ func (b *Bus) Reap(ctx context.Context, now time.Time, grace time.Duration) ([]h
 			out = append(out, hub.Reaped{Room: k, UID: uint32(uid), Reason: res[j+1]})
 		}
 	}
+	// The pass removed every socket of the nodes dead as of now in every
+	// room, so their heartbeats are no longer needed: without this the set
+	// grows by one entry per node process ever started.
+	cutoff := "(" + strconv.FormatInt(now.UnixMilli()-b.ttl.Milliseconds(), 10)
+	if err := b.rdb.ZRemRangeByScore(ctx, b.prefix+"nodes", "-inf", cutoff).Err(); err != nil {
+		return out, b.unavailable(err)
+	}
 	return out, nil
+}
+
+var _ hub.Restorer = (*Bus)(nil)
+
+// Missing reports which members with sockets on this node presence lacks.
+func (b *Bus) Missing(ctx context.Context, k hub.Key, sockets map[uint32]int) ([]uint32, error) {
+	args := make([]any, 0, 1+2*len(sockets))
+	args = append(args, b.node)
+	for uid, n := range sockets {
+		args = append(args, uidStr(uid), n)
+	}
+	res, err := missingScript.Run(ctx, b.rdb, b.roomKeys(k), args...).StringSlice()
+	if err != nil && err != redis.Nil {
+		return nil, b.unavailable(err)
+	}
+	out := make([]uint32, 0, len(res))
+	for _, v := range res {
+		uid, _ := strconv.ParseUint(v, 10, 32)
+		out = append(out, uint32(uid))
+	}
+	return out, nil
+}
+
+// Restore puts m back into presence with its sockets on this node.
+func (b *Bus) Restore(ctx context.Context, k hub.Key, m hub.Member, sockets int) (bool, error) {
+	js, _ := json.Marshal(m)
+	msg := hub.JoinMessage(m)
+	head, tail := hub.RenderParts(k.Room, msg.Type, msg.Body)
+	seq, err := restoreScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(m.UID), js, b.node, sockets,
+		k.Room, roomID(k), b.chanOf(k), meta(msg), head, tail).Int64()
+	if err != nil {
+		return false, b.unavailable(err)
+	}
+	return seq > 0, nil
 }
 
 func uidStr(uid uint32) string { return strconv.FormatUint(uint64(uid), 10) }
