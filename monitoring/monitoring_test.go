@@ -38,6 +38,8 @@ var exported = []string{
 	"roomhub_member_leaves_total",
 	"roomhub_reaper_runs_total",
 	"roomhub_members_reaped_total",
+	"roomhub_reaper_failures_total",
+	"roomhub_presence_restored_total",
 	"roomhub_event_delivery_seconds",
 	"roomhub_bus_errors_total",
 	"roomhub_bus_reconnects_total",
