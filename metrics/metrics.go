@@ -8,6 +8,7 @@
 package metrics
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"strconv"
@@ -41,6 +42,7 @@ type Sources struct {
 	Node *hub.Node
 	Bus  interface {
 		Stats() (errors, reconnects int64)
+		Ping(ctx context.Context) error
 	} // a networked bus
 	Store interface{ DBStats() sql.DBStats }
 	// Recorder is the activity recorder: changes it failed to record.
@@ -102,7 +104,18 @@ func New(src Sources) *Metrics {
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_bus_errors_total", Help: "Event bus (Redis) commands that failed."},
 				func() float64 { e, _ := bus.Stats(); return float64(e) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_bus_reconnects_total", Help: "Event bus subscription recoveries."},
-				func() float64 { _, r := bus.Stats(); return float64(r) }))
+				func() float64 { _, r := bus.Stats(); return float64(r) }),
+			// Asked at each scrape, so an outage shows while it lasts (the
+			// error counter only moves when commands are tried).
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomhub_bus_up", Help: "1 when the event bus (Redis) answers a ping at scrape time, else 0."},
+				func() float64 {
+					ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+					defer cancel()
+					if bus.Ping(ctx) != nil {
+						return 0
+					}
+					return 1
+				}))
 	}
 	if src.Recorder != nil {
 		rec := src.Recorder

@@ -43,6 +43,7 @@ var exported = []string{
 	"roomhub_event_delivery_seconds",
 	"roomhub_bus_errors_total",
 	"roomhub_bus_reconnects_total",
+	"roomhub_bus_up",
 	"roomhub_rooms_local",
 	"roomhub_store_connections",
 	"roomhub_store_wait_total",

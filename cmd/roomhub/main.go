@@ -235,12 +235,9 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		defer rb.Close()
 		bus = rb
 		counter = redisCounter(rdb, log)
-		ready = func(ctx context.Context) error {
-			if err := st.Ping(ctx); err != nil {
-				return err
-			}
-			return rdb.Ping(ctx).Err()
-		}
+		// Readiness stays the database's alone: Redis is shared by every
+		// node, so a Redis blip would take the whole cluster out of the
+		// load balancer at once. Its state is the roomhub_bus_up metric.
 		log.Info("cluster mode: bus, presence and rate limits on Redis", "node", id)
 	} else {
 		bus = memory.New()

@@ -73,6 +73,9 @@ func New(rdb *redis.Client, prefix, node string, log *slog.Logger) *Bus {
 	return b
 }
 
+// Ping reports whether Redis answers, for the roomhub_bus_up metric.
+func (b *Bus) Ping(ctx context.Context) error { return b.rdb.Ping(ctx).Err() }
+
 // SetNodeTTL sets how long a node may stay silent before it counts as dead.
 func (b *Bus) SetNodeTTL(d time.Duration) { b.ttl = d }
 
