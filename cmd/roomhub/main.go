@@ -228,6 +228,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("REDIS_URL: %w", err)
 		}
+		redis.SetLogger(redisLog{log})
 		rdb := redis.NewClient(opt)
 		defer rdb.Close()
 		rb := redisbus.New(rdb, redisPrefix, id, log)
@@ -288,7 +289,13 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	obs := metrics.New(src)
 	st.ObserveQueries(obs.StoreQuery)
 	if cfg.MetricsAddr != "off" {
-		go serveMetrics(cfg.MetricsAddr, obs, log)
+		// Bound before serving: a node whose metrics cannot be scraped
+		// looks down to Prometheus while it serves, so it must not start.
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		go serveMetrics(mln, obs, log)
 	}
 	pages, err := ui.New()
 	if err != nil {
@@ -428,14 +435,22 @@ func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) 
 // serveMetrics serves Prometheus metrics on their own listener, never on
 // the public port. A failure to listen is logged, not fatal: the service
 // matters more than its metrics.
-func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) {
+func serveMetrics(ln net.Listener, m *metrics.Metrics, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("metrics listening", "addr", addr)
-	if err := srv.ListenAndServe(); err != nil {
-		log.Error("metrics listener stopped", "addr", addr, "err", err)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil {
+		log.Error("metrics listener stopped", "addr", ln.Addr().String(), "err", err)
 	}
+}
+
+// redisLog sends the Redis client's own messages (pool dial failures,
+// reconnects) into the JSON log instead of plain lines on stderr.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn("redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // servePprof serves the Go profiler on its own listener, for measuring (see
