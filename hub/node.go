@@ -274,18 +274,17 @@ func (n *Node) Start() {
 	if rs, ok := n.bus.(Resubscriber); ok {
 		rs.OnResubscribe(n.resyncAll)
 	}
-	if _, ok := n.bus.(Restorer); ok {
-		n.mu.Lock()
-		n.recon = n.clock.AfterFunc(n.cfg.ReconcileInterval, n.reconcile)
-		n.mu.Unlock()
-	}
+	n.mu.Lock()
+	n.recon = n.clock.AfterFunc(n.cfg.ReconcileInterval, n.reconcile)
+	n.mu.Unlock()
 }
 
-// reconcile checks presence against the sockets open here, then schedules
-// itself.
+// reconcile checks presence and the store against the sockets open here,
+// then schedules itself.
 func (n *Node) reconcile() {
 	for k, lr := range n.localRooms() {
 		n.restore(k, lr, "reconcile")
+		n.dropRemoved(k, lr)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -584,6 +583,35 @@ func (n *Node) restore(k Key, lr *localRoom, why string) {
 			n.log.Warn("member restored to presence", "event", "presence_restored", "org", k.Org, "room", k.Room,
 				"uid", uid, "sockets", sockets[uid], "cause", why)
 		}
+	}
+}
+
+// dropRemoved ends the membership of members with sockets here whose store
+// row is gone (an operator ran `roomhub sessions clear`, or removed them in
+// the database): they leave as kicked, so their sockets close with 4001 and
+// their tokens are not renewed.
+func (n *Node) dropRemoved(k Key, lr *localRoom) {
+	list := lr.list.Load()
+	if list == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	seen := map[uint32]bool{}
+	for _, c := range *list {
+		if seen[c.uid] {
+			continue
+		}
+		seen[c.uid] = true
+		if _, err := n.store.GetMember(ctx, k.Org, k.Room, c.uid); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+			continue
+		}
+		if _, err := n.Leave(ctx, k, c.uid, ReasonKicked); err != nil {
+			n.log.Error("removed member not ended", "room", k.String(), "uid", c.uid, "err", err)
+			continue
+		}
+		n.log.Warn("member removed from the store; its sockets are closed", "event", "member_removed",
+			"org", k.Org, "room", k.Room, "uid", c.uid)
 	}
 }
 
