@@ -530,8 +530,39 @@ type Restorer interface {
 	// this node's sockets if it holds none for them.
 	Missing(ctx context.Context, k Key, sockets map[uint32]int) ([]uint32, error)
 	// Restore puts m back with its sockets on this node in one step, so no
-	// reaper sees it without a socket; false if m was already present.
-	Restore(ctx context.Context, k Key, m Member, sockets int) (bool, error)
+	// reaper sees it without a socket; false if m was already present. With
+	// no sockets, m counts as disconnected as of now (a socket is about to
+	// attach), so the grace period covers the gap.
+	Restore(ctx context.Context, k Key, m Member, sockets int, now time.Time) (bool, error)
+}
+
+// Ensure puts a member back into presence from the store before its socket
+// attaches, when presence lost it (Redis restarted empty) while the store
+// still has it: the page reconnecting after the outage then gets its room,
+// not a 4003 that tells it never to come back. Members removed on purpose
+// (left, kicked, expired) are gone from the store too and stay out.
+func (n *Node) Ensure(ctx context.Context, k Key, uid uint32) {
+	rs, ok := n.bus.(Restorer)
+	if !ok {
+		return
+	}
+	if _, err := n.bus.Get(ctx, k, uid); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+		return
+	}
+	m, err := n.store.GetMember(ctx, k.Org, k.Room, uid)
+	if err != nil {
+		return
+	}
+	put, err := rs.Restore(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, 0, n.clock.Now())
+	if err != nil {
+		n.log.Error("presence restore failed", "room", k.String(), "uid", uid, "cause", "reconnect", "err", err)
+		return
+	}
+	if put {
+		n.Stats.Restored.Add(1)
+		n.log.Warn("member restored to presence", "event", "presence_restored", "org", k.Org, "room", k.Room,
+			"uid", uid, "sockets", 0, "cause", "reconnect")
+	}
 }
 
 // resyncAll resynchronises every local room after the bus lost and restored
@@ -573,7 +604,7 @@ func (n *Node) restore(k Key, lr *localRoom, why string) {
 			n.log.Warn("connected member is in neither presence nor the store", "room", k.String(), "uid", uid, "cause", why, "err", err)
 			continue
 		}
-		put, err := rs.Restore(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, sockets[uid])
+		put, err := rs.Restore(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, sockets[uid], n.clock.Now())
 		if err != nil {
 			n.log.Error("presence restore failed", "room", k.String(), "uid", uid, "cause", why, "err", err)
 			continue
@@ -630,7 +661,13 @@ func (n *Node) resync(lr *localRoom, k Key) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Right after Redis comes back the client's pool may still fail fast
+	// for a moment: retry before dropping every socket of the room.
 	snap, err := n.bus.Snapshot(ctx, k)
+	for wait := 100 * time.Millisecond; err != nil && wait <= 3200*time.Millisecond && ctx.Err() == nil; wait *= 2 {
+		time.Sleep(wait)
+		snap, err = n.bus.Snapshot(ctx, k)
+	}
 	if err != nil {
 		n.log.Error("resync snapshot failed; dropping the room's sockets so clients reconnect", "room", k.String(), "err", err)
 		for _, c := range conns {

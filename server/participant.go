@@ -306,6 +306,9 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Join the room from the lobby first."))
 		return
 	}
+	// A member presence lost (Redis restarted empty) comes back from the
+	// store before its socket attaches.
+	s.node.Ensure(r.Context(), hub.Key{Org: st.org.ID, Room: room}, grant.UID)
 	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: s.originPatterns()})
 	if err != nil {
 		// Accept has answered (403 for a foreign Origin, 400 for a bad

@@ -36,6 +36,7 @@ func startNodeWith(t *testing.T, p, id string, st *hubtest.MemberStore, cfg hub.
 	n.Start()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		uid, _ := strconv.ParseUint(r.URL.Query().Get("uid"), 10, 32)
+		n.Ensure(r.Context(), hub.Key{Org: 1, Room: "r"}, uint32(uid)) // as the server does
 		ws, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -252,5 +253,31 @@ func TestReaperCountsFailures(t *testing.T) {
 	eventually(t, 3*time.Second, "failed passes counted", func() bool { return n.Stats.ReapFails.Load() >= 2 })
 	if got := n.Stats.ReapRuns.Load(); got != 0 {
 		t.Fatalf("%d failed passes counted as completed", got)
+	}
+}
+
+// TestReconnectAfterPresenceLost: a page whose socket dropped while Redis
+// restarted empty reconnects; its member, still in the store, is put back
+// and the socket gets the room (not 4003, which tells the page to stop),
+// and stays through the grace period.
+func TestReconnectAfterPresenceLost(t *testing.T) {
+	p, st := prefix(t), hubtest.NewMemberStore()
+	cfg := hub.Config{Grace: 300 * time.Millisecond, ReapInterval: 50 * time.Millisecond}
+	a := startNodeWith(t, p, "a", st, cfg)
+	ctx := context.Background()
+	if err := a.n.Join(ctx, roomhub.Member{OrgID: 1, Room: "r", UID: 1, Name: "Ada", JoinedAt: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	rdb := client(t)
+	for it := rdb.Scan(ctx, 0, p+"*", 1000).Iterator(); it.Next(ctx); {
+		rdb.Del(ctx, it.Val())
+	}
+	ws := a.dial(t, 1)
+	if f := read(t, ws); f.Type != "snapshot" || len(f.Members) != 1 || f.Members[0].UID != 1 {
+		t.Fatalf("after reconnecting: %+v, want a snapshot with the member", f)
+	}
+	time.Sleep(cfg.Grace + 4*cfg.ReapInterval)
+	if _, err := a.n.Member(ctx, hub.Key{Org: 1, Room: "r"}, 1); err != nil {
+		t.Fatalf("reconnected member left: %v", err)
 	}
 }

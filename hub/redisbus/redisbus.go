@@ -300,12 +300,16 @@ func (b *Bus) Missing(ctx context.Context, k hub.Key, sockets map[uint32]int) ([
 }
 
 // Restore puts m back into presence with its sockets on this node.
-func (b *Bus) Restore(ctx context.Context, k hub.Key, m hub.Member, sockets int) (bool, error) {
+func (b *Bus) Restore(ctx context.Context, k hub.Key, m hub.Member, sockets int, now time.Time) (bool, error) {
 	js, _ := json.Marshal(m)
 	msg := hub.JoinMessage(m)
 	head, tail := hub.RenderParts(k.Room, msg.Type, msg.Body)
+	idle := int64(0)
+	if sockets == 0 {
+		idle = now.UnixMilli()
+	}
 	seq, err := restoreScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(m.UID), js, b.node, sockets,
-		k.Room, roomID(k), b.chanOf(k), meta(msg), head, tail).Int64()
+		k.Room, roomID(k), b.chanOf(k), meta(msg), head, tail, idle).Int64()
 	if err != nil {
 		return false, b.unavailable(err)
 	}

@@ -179,13 +179,17 @@ return out
 // restoreScript puts back a member that presence lost while its sockets
 // stayed open on a node, with those sockets, in one step: a reaper never
 // sees it without a socket. No member limit applies: it was a member.
+// With no sockets (one is about to attach) the member counts as
+// disconnected since ARGV 11, so the grace period covers the gap.
 // ARGV: uid, member JSON, node, sockets, room name, room id, chan, meta,
-// head, tail. Returns seq, or 0 when the member was present.
+// head, tail, idle since ms. Returns seq, or 0 when the member was present.
 var restoreScript = redis.NewScript(publishLua + `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], '1|0')
-redis.call('HSET', KEYS[6], ARGV[1] .. '|' .. ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], '1|' .. ARGV[11])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('HSET', KEYS[6], ARGV[1] .. '|' .. ARGV[3], ARGV[4])
+end
 redis.call('SADD', KEYS[4], ARGV[5])
 redis.call('SADD', KEYS[5], ARGV[6])
 return publish(KEYS[3], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
