@@ -731,6 +731,21 @@ func (tp *topology) socketsPerNode() []int {
 	return out
 }
 
+// leftovers counts member rows, open room sessions and attendance rows.
+func (tp *topology) leftovers() (members, open, attending int) {
+	tp.t.Helper()
+	for q, v := range map[string]*int{
+		"SELECT count(*) FROM members":                              &members,
+		"SELECT count(*) FROM room_sessions WHERE ended_at IS NULL": &open,
+		"SELECT count(*) FROM room_attendance":                      &attending,
+	} {
+		if err := tp.db.QueryRow(q).Scan(v); err != nil {
+			tp.t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return
+}
+
 // jsonOnly checks that every line a node wrote is a JSON object.
 func jsonOnly(t *testing.T, i int, log string) {
 	t.Helper()
@@ -967,6 +982,33 @@ func TestTopology(t *testing.T) {
 		}
 		t.Logf("%d people reconnected through nginx; nobody left", len(moved))
 		tp.start(victim)
+	})
+
+	t.Run("whole cluster stopped and Redis emptied", func(t *testing.T) {
+		for i := range tp.nodes {
+			tp.stop(i, syscall.SIGTERM, 8*time.Second)
+		}
+		members, open, attending := tp.leftovers()
+		if members == 0 || open == 0 {
+			t.Fatalf("before the restart: %d members and %d open room sessions; the drill needs some", members, open)
+		}
+		tp.killRedis()
+		tp.startRedis()
+		var wg sync.WaitGroup
+		for i := range tp.nodes {
+			wg.Add(1)
+			go func() { defer wg.Done(); tp.start(i) }()
+		}
+		wg.Wait()
+		if m, o, a := tp.leftovers(); m != 0 || o != 0 || a != 0 {
+			t.Fatalf("after the restart on an empty Redis: %d member rows, %d open room sessions, %d attendance rows left", m, o, a)
+		}
+		t.Logf("restart on an empty Redis removed %d members and ended %d room sessions (%d attendances)", members, open, attending)
+		newcomer := tp.newBrowser("198.51.100.20")
+		if err := newcomer.join(room, "First again"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "the newcomer is alone", func() bool { return newcomer.sock().has([]uint32{newcomer.uid}) })
 	})
 
 	t.Logf("drills took %v", time.Since(began).Round(time.Millisecond))

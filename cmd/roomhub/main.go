@@ -234,6 +234,9 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		rb := redisbus.New(rdb, redisPrefix, id, log)
 		rb.SetNodeTTL(cfg.NodeTTL)
 		defer rb.Close()
+		if err := clearIfFresh(ctx, rb, st, log); err != nil {
+			return err
+		}
 		bus = rb
 		counter = redisCounter(rdb, log)
 		// Readiness stays the database's alone: Redis is shared by every
@@ -443,6 +446,33 @@ func serveMetrics(ln net.Listener, m *metrics.Metrics, log *slog.Logger) {
 	if err := srv.Serve(ln); err != nil {
 		log.Error("metrics listener stopped", "addr", ln.Addr().String(), "err", err)
 	}
+}
+
+// clearIfFresh removes the members and ends the room sessions a stopped
+// cluster left in the database when Redis comes up empty under a starting
+// cluster: nobody can be connected, and nothing else would ever remove them.
+func clearIfFresh(ctx context.Context, rb *redisbus.Bus, st *sqlstore.Store, log *slog.Logger) error {
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	fresh, err := rb.ClaimFresh(cctx)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if !fresh {
+		return nil
+	}
+	n, err := st.DeleteAllMembers(cctx)
+	if err != nil {
+		return fmt.Errorf("clear stale members: %w", err)
+	}
+	s, err := st.EndLiveSessions(cctx, time.Now())
+	if err != nil {
+		return fmt.Errorf("end stale room sessions: %w", err)
+	}
+	if n > 0 || s > 0 {
+		log.Info("Redis is fresh: removed members and ended room sessions left by a stopped cluster", "members", n, "sessions", s)
+	}
+	return rb.MarkReady(cctx)
 }
 
 // redisLog sends the Redis client's own messages (pool dial failures,

@@ -235,9 +235,60 @@ func (b *Bus) Snapshot(ctx context.Context, k hub.Key) (hub.Snapshot, error) {
 	return s, nil
 }
 
-// Heartbeat marks this node alive as of now.
+// Heartbeat marks this node alive as of now, and Redis as in use by a
+// running cluster (the epoch key; see ClaimFresh), which a Redis restarted
+// empty under running nodes gets back at once.
 func (b *Bus) Heartbeat(ctx context.Context, now time.Time) error {
-	return b.unavailable(b.rdb.ZAdd(ctx, b.prefix+"nodes", redis.Z{Score: float64(now.UnixMilli()), Member: b.node}).Err())
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, b.prefix+"nodes", redis.Z{Score: float64(now.UnixMilli()), Member: b.node})
+		p.SetNX(ctx, b.prefix+"epoch", epochReady, 0)
+		return nil
+	})
+	return b.unavailable(err)
+}
+
+const (
+	epochReady    = "ready"
+	epochStarting = "starting:"
+	// epochClaim bounds how long the first node may take to clear stale
+	// state before another may claim the work.
+	epochClaim = 30 * time.Second
+)
+
+// ClaimFresh tells a starting node whether Redis is fresh: no node of a
+// running cluster has used it since it was emptied (first start, or the
+// whole cluster stopped and Redis restarted). Then presence is empty, so
+// every member and open room session the database still holds is stale,
+// and exactly one starting node (fresh is true) must clear them and call
+// MarkReady; the others wait here until it has, so none serves a member
+// that the clearing would remove.
+func (b *Bus) ClaimFresh(ctx context.Context) (fresh bool, err error) {
+	for {
+		ok, err := b.rdb.SetNX(ctx, b.prefix+"epoch", epochStarting+b.node, epochClaim).Result()
+		if err != nil {
+			return false, b.unavailable(err)
+		}
+		if ok {
+			return true, nil
+		}
+		v, err := b.rdb.Get(ctx, b.prefix+"epoch").Result()
+		if err != nil && err != redis.Nil {
+			return false, b.unavailable(err)
+		}
+		if v == epochReady {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// MarkReady ends the clearing ClaimFresh asked for.
+func (b *Bus) MarkReady(ctx context.Context) error {
+	return b.unavailable(b.rdb.Set(ctx, b.prefix+"epoch", epochReady, 0).Err())
 }
 
 func (b *Bus) Reap(ctx context.Context, now time.Time, grace time.Duration) ([]hub.Reaped, error) {
