@@ -76,18 +76,29 @@ func (s *Store) fail(err error) error {
 	return roomhub.Unavailable("database", err)
 }
 
-// inTx runs fn in a transaction, committing if it returns nil.
+// inTx runs fn in a transaction, committing if it returns nil. A
+// transaction that met a connection whose server session had ended runs
+// again on another (sessionEnded); one whose commit failed does not, since
+// whether it took effect is unknown.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	defer s.db.done(OpTx, time.Now())
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.fail(err)
+	for attempt := 1; ; attempt++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			if sessionEnded(err) && attempt < connRetries {
+				continue
+			}
+			return s.fail(err)
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			if sessionEnded(err) && attempt < connRetries {
+				continue
+			}
+			return s.fail(err)
+		}
+		return s.fail(tx.Commit())
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return s.fail(err)
-	}
-	return s.fail(tx.Commit())
 }
 
 // Times are stored as unix milliseconds and read back in UTC, so a value
