@@ -312,6 +312,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	}
 	obs.WatchLive(srv)
 	go sweepSessions(ctx, st, log)
+	go repairHistory(ctx, st, cfg.HistoryRepair, log)
 	// Webhook deliveries: every node runs a worker; leases keep each
 	// delivery to one of them (docs/webhooks.md).
 	hooks := webhook.NewWorker(st, box, webhook.Policy{Allow: cfg.WebhookAllowNets}, log)
@@ -445,6 +446,25 @@ func serveMetrics(ln net.Listener, m *metrics.Metrics, log *slog.Logger) {
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	if err := srv.Serve(ln); err != nil {
 		log.Error("metrics listener stopped", "addr", ln.Addr().String(), "err", err)
+	}
+}
+
+// repairHistory ends, every interval, room history's attendances of members
+// gone from the room whose leave was never recorded (sqlstore.RepairHistory).
+func repairHistory(ctx context.Context, st *sqlstore.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := st.RepairHistory(ctx, time.Now(), every); err != nil && ctx.Err() == nil {
+			log.Error("room history repair failed", "err", err)
+		} else if n > 0 {
+			log.Warn("room history repaired: ended attendances and sessions of members no longer in the room", "event", "history_repaired", "count", n)
+		}
 	}
 }
 
