@@ -45,6 +45,7 @@ const (
 	topoReconcile = 500 * time.Millisecond
 	topoGrace     = 3 * time.Second
 	topoReap      = time.Second // hub.DefaultReapInterval
+	topoRepair    = time.Second
 )
 
 const (
@@ -235,7 +236,8 @@ func (tp *topology) start(i int) {
 		"REDIS_URL=redis://"+tp.redisAddr+"/0", "DATABASE_URL="+tp.dbURL,
 		"ALLOWED_HOSTS=127.0.0.1,localhost", "TRUSTED_PROXIES=127.0.0.1/32",
 		"NODE_HEARTBEAT="+topoHeartbeat.String(), "NODE_TTL="+topoNodeTTL.String(),
-		"PRESENCE_RECONCILE="+topoReconcile.String(), "MEMBER_GRACE="+topoGrace.String(), "SHUTDOWN_TIMEOUT=5s")
+		"PRESENCE_RECONCILE="+topoReconcile.String(), "MEMBER_GRACE="+topoGrace.String(), "SHUTDOWN_TIMEOUT=5s",
+		"HISTORY_REPAIR="+topoRepair.String())
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -328,7 +330,7 @@ http {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
+		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if t.Failed() {
 			e, _ := os.ReadFile(filepath.Join(dir, "error.log"))
@@ -982,6 +984,80 @@ func TestTopology(t *testing.T) {
 		}
 		t.Logf("%d people reconnected through nginx; nobody left", len(moved))
 		tp.start(victim)
+	})
+
+	t.Run("PostgreSQL backends terminated mid-traffic", func(t *testing.T) {
+		const room, workers, rounds = "pgdrill", 4, 6
+		stop := make(chan struct{})
+		terminated := make(chan int, 1)
+		go func() {
+			total := 0
+			defer func() { terminated <- total }()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(150 * time.Millisecond):
+				}
+				var n int
+				tp.db.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+					WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'roomhub'`).Scan(&n)
+				total += n
+			}
+		}()
+		var (
+			mu       sync.Mutex
+			failures []string
+			requests int
+			wg       sync.WaitGroup
+		)
+		fail := func(f string, a ...any) {
+			mu.Lock()
+			failures = append(failures, fmt.Sprintf(f, a...))
+			mu.Unlock()
+		}
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range rounds {
+					b := tp.newBrowser(fmt.Sprintf("192.0.2.%d", 1+w*rounds+r))
+					if err := b.join(room, fmt.Sprintf("Worker %d round %d", w, r)); err != nil {
+						fail("join: %v", err)
+						continue
+					}
+					code, _, body, err := b.do("GET", fmt.Sprintf("/get_member/?UID=%d&room_name=%s", b.uid, room), "", nil)
+					if err != nil || code != 200 {
+						fail("get_member after create: %d %s %v", code, body, err)
+					}
+					code, _, body, err = b.do("POST", "/delete_member/", fmt.Sprintf(`{"room_name":%q,"UID":%d}`, room, b.uid),
+						map[string]string{"Content-Type": "application/json", "X-CSRF-Token": b.csrf})
+					if err != nil || code != 200 || !strings.Contains(body, `"deleted":true`) {
+						fail("delete_member: %d %s %v", code, body, err)
+					}
+					b.sock().ws.CloseNow()
+					mu.Lock()
+					requests += 6
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		n := <-terminated
+		if n == 0 {
+			t.Fatal("no backend was terminated: the drill tested nothing")
+		}
+		for _, f := range failures {
+			t.Error(f)
+		}
+		t.Logf("%d backends terminated during %d requests of %d join/leave rounds: %d failed", n, requests, workers*rounds, len(failures))
+		var members, open int
+		waitFor(t, 3*topoRepair+5*time.Second, "no member row and no open room session left in "+room, func() bool {
+			tp.db.QueryRow(`SELECT count(*) FROM members WHERE room = $1`, room).Scan(&members)
+			tp.db.QueryRow(`SELECT count(*) FROM room_sessions WHERE room = $1 AND ended_at IS NULL`, room).Scan(&open)
+			return members == 0 && open == 0
+		})
 	})
 
 	t.Run("whole cluster stopped and Redis emptied", func(t *testing.T) {
