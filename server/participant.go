@@ -306,9 +306,6 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Join the room from the lobby first."))
 		return
 	}
-	// A member presence lost (Redis restarted empty) comes back from the
-	// store before its socket attaches.
-	s.node.Ensure(r.Context(), hub.Key{Org: st.org.ID, Room: room}, grant.UID)
 	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: s.originPatterns()})
 	if err != nil {
 		// Accept has answered (403 for a foreign Origin, 400 for a bad
@@ -316,6 +313,9 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.security(r, "websocket_refused", "origin", r.Header.Get("Origin"), "err", err.Error())
 		return
 	}
+	// A member presence lost (Redis restarted empty) comes back from the
+	// store before its socket attaches.
+	s.node.Ensure(r.Context(), hub.Key{Org: st.org.ID, Room: room}, grant.UID)
 	// The socket lives in a goroutine of its own and the handler returns:
 	// the handler's deep stack (middleware, router) and the request it
 	// holds would otherwise stay pinned for the socket's whole life, about
