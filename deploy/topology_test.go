@@ -1085,6 +1085,36 @@ func TestTopology(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, 5*time.Second, "the newcomer is alone", func() bool { return newcomer.sock().has([]uint32{newcomer.uid}) })
+		people = []*browser{newcomer}
+	})
+
+	t.Run("sessions clear ends live sockets", func(t *testing.T) {
+		for i := range 3 {
+			b := tp.newBrowser(fmt.Sprintf("198.51.100.%d", 30+i))
+			if err := b.join(room, fmt.Sprintf("Late %d", i)); err != nil {
+				t.Fatal(err)
+			}
+			people = append(people, b)
+		}
+		everyone(people)
+		cli := exec.Command(tp.bin, "sessions", "clear")
+		cli.Env = append(os.Environ(), "DATABASE_URL="+tp.dbURL)
+		out, err := cli.CombinedOutput()
+		if err != nil {
+			t.Fatalf("sessions clear: %v\n%s", err, out)
+		}
+		cleared := time.Now()
+		for _, p := range people {
+			w := p.sock()
+			waitFor(t, topoReconcile+3*time.Second, fmt.Sprintf("%d's socket is closed", p.uid), w.isClosed)
+			if c := w.closeCode(); c != 4001 {
+				t.Errorf("%d's socket closed with %d, want 4001 (the page stops and does not renew)", p.uid, c)
+			}
+		}
+		t.Logf("sessions clear: %d live sockets closed with 4001 within %v (PRESENCE_RECONCILE %v)", len(people), time.Since(cleared).Round(100*time.Millisecond), topoReconcile)
+		if code, _, body, _ := people[0].do("GET", fmt.Sprintf("/get_member/?UID=%d&room_name=%s", people[0].uid, room), "", nil); code == 200 {
+			t.Errorf("get_member after sessions clear: %d %s", code, body)
+		}
 	})
 
 	t.Logf("drills took %v", time.Since(began).Round(time.Millisecond))

@@ -628,12 +628,32 @@ func (n *Node) dropRemoved(k Key, lr *localRoom) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// One query for the room where the store can list it, rather than one
+	// per member.
+	var inStore map[uint32]bool
+	if ls, ok := n.store.(memberLister); ok {
+		ms, err := ls.ListMembers(ctx, k.Org, k.Room)
+		if err != nil {
+			return
+		}
+		inStore = make(map[uint32]bool, len(ms))
+		for _, m := range ms {
+			inStore[m.UID] = true
+		}
+	}
 	seen := map[uint32]bool{}
 	for _, c := range *list {
 		if seen[c.uid] {
 			continue
 		}
 		seen[c.uid] = true
+		if inStore != nil {
+			if inStore[c.uid] {
+				continue
+			}
+			// Listed as gone: ask once more, the member may have joined
+			// since the list was read.
+		}
 		if _, err := n.store.GetMember(ctx, k.Org, k.Room, c.uid); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
 			continue
 		}
@@ -644,6 +664,11 @@ func (n *Node) dropRemoved(k Key, lr *localRoom) {
 		n.log.Warn("member removed from the store; its sockets are closed", "event", "member_removed",
 			"org", k.Org, "room", k.Room, "uid", c.uid)
 	}
+}
+
+// memberLister is a MemberStore that lists a room's members at once.
+type memberLister interface {
+	ListMembers(ctx context.Context, orgID int64, room string) ([]roomhub.Member, error)
 }
 
 // resync sends every socket of a room a fresh snapshot. The sockets buffer
