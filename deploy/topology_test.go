@@ -1050,6 +1050,16 @@ func TestTopology(t *testing.T) {
 		}
 		for _, f := range failures {
 			t.Error(f)
+			// The node's own account of the failed request.
+			if m := regexp.MustCompile(`"request_id":"([0-9a-f]+)"`).FindStringSubmatch(f); m != nil {
+				for i, n := range tp.nodes {
+					for _, l := range strings.Split(n.log.String(), "\n") {
+						if strings.Contains(l, m[1]) && strings.Contains(l, `"err"`) {
+							t.Logf("node %d: %s", i, tailOf(l, 600))
+						}
+					}
+				}
+			}
 		}
 		t.Logf("%d backends terminated during %d requests of %d join/leave rounds: %d failed", n, requests, workers*rounds, len(failures))
 		var members, open int

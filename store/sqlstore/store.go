@@ -78,8 +78,12 @@ func (s *Store) fail(err error) error {
 
 // inTx runs fn in a transaction, committing if it returns nil. A
 // transaction that met a connection whose server session had ended runs
-// again on another (sessionEnded); one whose commit failed does not, since
-// whether it took effect is unknown.
+// again on another (sessionEnded), its commit included: PostgreSQL ends a
+// session that waits for the client's next command without reading it, and
+// a commit under way holds off the termination until its reply is queued
+// ahead of the error, so an error of class 57P in answer to COMMIT means the
+// transaction did not commit. Any other failure of the commit is returned,
+// since whether it took effect is unknown.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	defer s.db.done(OpTx, time.Now())
 	for attempt := 1; ; attempt++ {
@@ -97,7 +101,11 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 			}
 			return s.fail(err)
 		}
-		return s.fail(tx.Commit())
+		err = tx.Commit()
+		if sessionEnded(err) && attempt < connRetries {
+			continue
+		}
+		return s.fail(err)
 	}
 }
 
