@@ -927,7 +927,7 @@ func TestTopology(t *testing.T) {
 		if len(gone) == 0 {
 			t.Fatal("no socket was on the killed node")
 		}
-		took := waitFor(t, topoNodeTTL+topoReap+5*time.Second, "the dead node's people leave every roster", func() bool {
+		took := waitFor(t, topoNodeTTL+topoReap+2*time.Second, "the dead node's people leave every roster", func() bool {
 			for _, p := range stay {
 				if !p.sock().has(uidsOf(stay)) {
 					return false
