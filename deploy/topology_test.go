@@ -826,6 +826,12 @@ func TestTopology(t *testing.T) {
 		}
 		tp.killRedis()
 		down := time.Now()
+		// One person closes the tab during the outage: nobody will ever
+		// reconnect as them.
+		gone := people[len(people)-1]
+		gone.setRedial(false)
+		gone.sock().ws.CloseNow()
+		people = people[:len(people)-1]
 		// Token minting fails closed with one JSON error that says why.
 		b := tp.newBrowser("198.51.100.9")
 		code, hdr, body, err := b.do("GET", "/get_token/?channel="+room, "", nil)
@@ -896,6 +902,16 @@ func TestTopology(t *testing.T) {
 			w.mu.Unlock()
 		}
 		t.Logf("%d of %d sockets were dropped and reconnected during the outage; every member renewed its token", reconnected, len(people))
+		// The one who left during the outage is removed from the store, and
+		// its history closed, within two sweeps (HISTORY_REPAIR).
+		took = waitFor(t, 3*topoRepair+5*time.Second, "the person who left during the outage is gone from the store and history", func() bool {
+			var rows, attending int
+			tp.db.QueryRow(`SELECT count(*) FROM members WHERE uid = $1`, int64(gone.uid)).Scan(&rows)
+			tp.db.QueryRow(`SELECT count(*) FROM room_attendance WHERE uid = $1`, int64(gone.uid)).Scan(&attending)
+			return rows == 0 && attending == 0
+		})
+		t.Logf("the person who closed the tab during the outage was removed %v after Redis came back", time.Since(back).Round(100*time.Millisecond))
+		_ = took
 		took = waitFor(t, 15*time.Second, "RoomhubBusErrors clears", func() bool { return len(tp.firing("RoomhubBusErrors")) == 0 })
 		t.Logf("RoomhubBusErrors cleared %v after Redis came back", time.Since(back).Round(100*time.Millisecond))
 		if v := tp.query(`sum(roomhub_rate_limited_total{limit="get_token"}) or vector(0)`); len(v) != 1 || v[0] != 0 {

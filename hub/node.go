@@ -193,6 +193,7 @@ type Node struct {
 
 	mu      sync.Mutex
 	rooms   map[Key]*localRoom
+	absent  map[memberKey]time.Time // since when DropOrphans has found each member missing from presence
 	closing bool
 	reaper  clock.Timer
 	beat    clock.Timer
@@ -664,6 +665,68 @@ func (n *Node) dropRemoved(k Key, lr *localRoom) {
 		n.log.Warn("member removed from the store; its sockets are closed", "event", "member_removed",
 			"org", k.Org, "room", k.Room, "uid", c.uid)
 	}
+}
+
+type memberKey struct {
+	k   Key
+	uid uint32
+}
+
+// DropOrphans removes from the store the given members (the store's, all
+// older than the grace period) that presence has lacked on every pass for
+// the grace period plus two reconcile intervals: their pages went away
+// while Redis was down, and with presence lost no reaper will ever see
+// them. A member with a socket anywhere is put back into presence by its
+// node within a reconcile interval, and a page reconnecting within the
+// grace period puts it back itself, so neither is dropped. They leave with
+// reason expired; their room history is closed by the history repair. It
+// reports how many it removed; on a bus that cannot lose presence it does
+// nothing.
+func (n *Node) DropOrphans(ctx context.Context, members []roomhub.Member) int {
+	if _, ok := n.bus.(Restorer); !ok {
+		return 0
+	}
+	now := n.clock.Now()
+	n.mu.Lock()
+	prev := n.absent
+	n.mu.Unlock()
+	missing := map[memberKey]time.Time{}
+	for _, m := range members {
+		k := Key{Org: m.OrgID, Room: m.Room}
+		_, err := n.bus.Get(ctx, k, m.UID)
+		if err != nil && roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+			// Presence unreadable: judge nobody, and start again.
+			n.mu.Lock()
+			n.absent = nil
+			n.mu.Unlock()
+			return 0
+		}
+		if err != nil {
+			mk := memberKey{k, m.UID}
+			since, seen := prev[mk]
+			if !seen {
+				since = now
+			}
+			missing[mk] = since
+		}
+	}
+	n.mu.Lock()
+	n.absent = missing
+	n.mu.Unlock()
+	dropped := 0
+	for mk, since := range missing {
+		if now.Sub(since) < n.cfg.Grace+2*n.cfg.ReconcileInterval {
+			continue
+		}
+		if _, err := n.Leave(ctx, mk.k, mk.uid, ReasonExpired); err != nil {
+			n.log.Error("orphaned member not removed", "room", mk.k.String(), "uid", mk.uid, "err", err)
+			continue
+		}
+		dropped++
+		n.log.Warn("member without presence or socket removed", "event", "member_orphaned",
+			"org", mk.k.Org, "room", mk.k.Room, "uid", mk.uid)
+	}
+	return dropped
 }
 
 // memberLister is a MemberStore that lists a room's members at once.

@@ -312,7 +312,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	}
 	obs.WatchLive(srv)
 	go sweepSessions(ctx, st, log)
-	go repairHistory(ctx, st, cfg.HistoryRepair, log)
+	go repairHistory(ctx, st, node, cfg, log)
 	// Webhook deliveries: every node runs a worker; leases keep each
 	// delivery to one of them (docs/webhooks.md).
 	hooks := webhook.NewWorker(st, box, webhook.Policy{Allow: cfg.WebhookAllowNets}, log)
@@ -449,9 +449,12 @@ func serveMetrics(ln net.Listener, m *metrics.Metrics, log *slog.Logger) {
 	}
 }
 
-// repairHistory ends, every interval, room history's attendances of members
-// gone from the room whose leave was never recorded (sqlstore.RepairHistory).
-func repairHistory(ctx context.Context, st *sqlstore.Store, every time.Duration, log *slog.Logger) {
+// repairHistory, every HISTORY_REPAIR, removes the members presence lost
+// for good (hub.Node.DropOrphans; in a cluster) and ends room history's
+// attendances of members gone from the room whose leave was never recorded
+// (sqlstore.RepairHistory).
+func repairHistory(ctx context.Context, st *sqlstore.Store, node *hub.Node, cfg config.Config, log *slog.Logger) {
+	every := cfg.HistoryRepair
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -459,6 +462,15 @@ func repairHistory(ctx context.Context, st *sqlstore.Store, every time.Duration,
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		// Passes closer than a reconcile interval could catch a connected
+		// member before its node puts it back.
+		if cfg.RedisURL != "" && every >= cfg.PresenceReconcile {
+			if ms, err := st.MembersJoinedBefore(ctx, time.Now().Add(-cfg.MemberGrace)); err != nil {
+				log.Error("member sweep failed", "err", err)
+			} else {
+				node.DropOrphans(ctx, ms)
+			}
 		}
 		if n, err := st.RepairHistory(ctx, time.Now(), every); err != nil && ctx.Err() == nil {
 			log.Error("room history repair failed", "err", err)

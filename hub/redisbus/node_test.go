@@ -281,3 +281,50 @@ func TestReconnectAfterPresenceLost(t *testing.T) {
 		t.Fatalf("reconnected member left: %v", err)
 	}
 }
+
+// TestDropOrphans: Redis lost presence while one member's page was gone.
+// The member with a socket is put back by its node; the other is removed
+// from the store by a sweep once it has been missing for the grace period
+// plus two reconcile intervals, never before (its node may not have
+// reconciled yet, or its page may be reconnecting).
+func TestDropOrphans(t *testing.T) {
+	p, st := prefix(t), hubtest.NewMemberStore()
+	a := startNodeWith(t, p, "a", st, hub.Config{ReconcileInterval: 100 * time.Millisecond, Grace: 200 * time.Millisecond})
+	ctx := context.Background()
+	old := time.Now().Add(-time.Hour)
+	members := []roomhub.Member{
+		{OrgID: 1, Room: "r", UID: 1, Name: "Ada", JoinedAt: old},
+		{OrgID: 1, Room: "r", UID: 2, Name: "Bob", JoinedAt: old},
+	}
+	for _, m := range members {
+		if err := a.n.Join(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws := a.dial(t, 1)
+	read(t, ws)
+	rdb := client(t)
+	for it := rdb.Scan(ctx, 0, p+"*", 1000).Iterator(); it.Next(ctx); {
+		rdb.Del(ctx, it.Val())
+	}
+	if n := a.n.DropOrphans(ctx, members); n != 0 {
+		t.Fatalf("first sweep removed %d members, want none", n)
+	}
+	eventually(t, 3*time.Second, "the connected member is back in presence", func() bool {
+		_, err := a.n.Member(ctx, hub.Key{Org: 1, Room: "r"}, 1)
+		return err == nil
+	})
+	if n := a.n.DropOrphans(ctx, members); n != 0 {
+		t.Fatalf("a sweep within the grace period removed %d members, want none", n)
+	}
+	time.Sleep(200*time.Millisecond + 2*100*time.Millisecond) // grace + two reconcile intervals
+	if n := a.n.DropOrphans(ctx, members); n != 1 {
+		t.Fatalf("a sweep after the grace period removed %d members, want 1", n)
+	}
+	if st.Has(1, "r", 2) {
+		t.Error("the member with no socket anywhere is still in the store")
+	}
+	if !st.Has(1, "r", 1) {
+		t.Error("the connected member was removed")
+	}
+}

@@ -259,6 +259,28 @@ func (s *Store) ListMembers(ctx context.Context, orgID int64, room string) ([]ro
 	return ms, nil
 }
 
+const qMembersBefore = `SELECT org_id, room, uid, name, session_id, joined_at FROM members
+	WHERE joined_at < $1 ORDER BY org_id, room, uid`
+
+// MembersJoinedBefore lists the members of every organization that joined
+// before t, for the cluster's sweep of members presence lost.
+func (s *Store) MembersJoinedBefore(ctx context.Context, t time.Time) ([]roomhub.Member, error) {
+	rows, err := s.db.QueryContext(ctx, qMembersBefore, millis(t))
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	defer rows.Close()
+	var ms []roomhub.Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, s.fail(rows.Err())
+}
+
 // DeleteAllMembers deletes every member of every organization.
 func (s *Store) DeleteAllMembers(ctx context.Context) (int, error) {
 	n, err := affected(s.db.ExecContext(ctx, qDeleteMembers))
