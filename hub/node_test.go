@@ -619,3 +619,34 @@ func TestRenewDuringABusOutage(t *testing.T) {
 		t.Fatalf("renewal after the outage: %+v", f)
 	}
 }
+
+// TestRemovedFromStoreEndsSockets: when an operator removes members from
+// the store (`roomhub sessions clear`), the next reconcile pass ends their
+// membership: the room hears them leave as kicked, their sockets close with
+// 4001 and renewal is refused, and members still in the store stay.
+func TestRemovedFromStoreEndsSockets(t *testing.T) {
+	e := newEnv(t, hub.Config{ReconcileInterval: 10 * time.Second})
+	e.join(t, "r", 1, "Ada")
+	e.join(t, "r", 2, "Bob")
+	a := e.dial(t, "r", 1)
+	a.must("snapshot")
+	b := e.dial(t, "r", 2)
+	b.must("snapshot")
+	if _, err := e.store.DeleteMember(context.Background(), 1, "r", 2); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(10 * time.Second)
+	if l := a.must("leave"); l.UID != 2 || l.Reason != hub.ReasonKicked {
+		t.Fatalf("leave %+v, want uid 2 kicked", l)
+	}
+	if code := b.closed(); code != hub.CloseKicked {
+		t.Fatalf("removed member's socket closed with %d, want %d", code, hub.CloseKicked)
+	}
+	if _, err := e.node.Member(context.Background(), hub.Key{Org: 1, Room: "r"}, 2); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+		t.Fatalf("removed member still present: %v", err)
+	}
+	a.send(`{"type":"renew_token"}`)
+	if f := a.must("token"); f.Token == "" {
+		t.Fatalf("member in the store lost renewal: %+v", f)
+	}
+}

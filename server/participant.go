@@ -312,6 +312,9 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.security(r, "websocket_refused", "origin", r.Header.Get("Origin"), "err", err.Error())
 		return
 	}
+	// A member presence lost (Redis restarted empty) comes back from the
+	// store before its socket attaches.
+	s.node.Ensure(r.Context(), hub.Key{Org: st.org.ID, Room: room}, grant.UID)
 	// Serve sets the socket up here and hands it to a goroutine of its own:
 	// the handler's deep stack (middleware, router) and the request it
 	// holds would otherwise stay pinned for the socket's whole life, about

@@ -24,6 +24,10 @@ type state struct {
 	sess  *sessionState
 	user  *userState // dashboard session, once loaded
 	dash  dashState  // organization and role of a dashboard request
+	// limitFailed: the rate-limit store failed and the request was answered
+	// 503; the limiter then also calls its over-the-limit handler, which
+	// must stay silent.
+	limitFailed bool
 }
 
 type stateKey struct{}

@@ -344,6 +344,9 @@ func (s *Server) newLimiter(name string, l Limit, key func(*http.Request) string
 			return name + "|" + key(r), nil
 		}),
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			if reqState(r).limitFailed {
+				return
+			}
 			retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
 			if retry <= 0 {
 				retry = int(l.Window / time.Second)
@@ -358,8 +361,13 @@ func (s *Server) newLimiter(name string, l Limit, key func(*http.Request) string
 				"request_id":          reqState(r).id,
 			})
 		}),
+		// A limit that fails closed (get_token while Redis is down) answers
+		// one 503 that says so; it is not a rate limiting.
 		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
-			s.fail(w, r, roomhub.Unavailable("rate limiting", err))
+			reqState(r).limitFailed = true
+			w.Header().Set("Retry-After", "5")
+			s.fail(w, r, &roomhub.Error{Code: roomhub.EUNAVAILABLE, Err: err,
+				Message: "This is temporarily unavailable: the rate-limit store cannot be reached. Please try again in a few seconds."})
 		}),
 	}
 	if s.counter != nil {
