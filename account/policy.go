@@ -8,6 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/trustelem/zxcvbn"
+
 	"roomhub"
 )
 
@@ -25,6 +27,12 @@ const (
 	MinSimilarPart = 3
 	// CommonPasswordCount is the size of the common-password list.
 	CommonPasswordCount = 10000
+	// MinStrength is the least zxcvbn score (0 to 4) a new password needs:
+	// 3 is about 10^8 guesses or more, out of reach online and costly
+	// offline against Argon2id. zxcvbn sees what the rules above do not:
+	// keyboard walks, sequences, dictionary words with digits and
+	// substitutions ("password1234" scores 1).
+	MinStrength = 3
 )
 
 // commonPasswords holds the 10,000 most common passwords, lower-cased, one
@@ -78,7 +86,22 @@ func (p *Policy) Check(pw, email, name string) error {
 	case "name":
 		return roomhub.Invalid("password", "This password is too similar to your name.")
 	}
+	if Strength(pw, email, name) < MinStrength {
+		return roomhub.Invalid("password", "This password is easy to guess (a common word with digits, a keyboard pattern or a sequence). Three or four unrelated words make a strong one.")
+	}
 	return nil
+}
+
+// Strength is zxcvbn's score of pw, 0 (guessed at once) to 4 (very hard),
+// with the account's email and name words counted as known to an attacker.
+func Strength(pw, email, name string) int {
+	if utf8.RuneCountInString(pw) > MaxPasswordLen {
+		pw = string([]rune(pw)[:MaxPasswordLen])
+	}
+	inputs := strings.FieldsFunc(strings.ToLower(email+" "+name), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	return zxcvbn.PasswordStrength(pw, inputs).Score
 }
 
 func allDigits(s string) bool {

@@ -41,6 +41,8 @@ type Config struct {
 	NodeHeartbeat     time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
 	NodeTTL           time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
 	EmptyRoomTTL      time.Duration // EMPTY_ROOM_TTL: how long Redis keeps an empty room's sequence number, default 10m
+	PresenceReconcile time.Duration // PRESENCE_RECONCILE: how often presence is checked against open sockets (cluster), default 10s
+	HistoryRepair     time.Duration // HISTORY_REPAIR: how often room history drops members gone from the room, default 1m
 	MetricsAddr       string        // METRICS_ADDR: Prometheus listener, default 127.0.0.1:9464; "off" disables
 	PprofAddr         string        // PPROF_ADDR: optional loopback listener for the Go profiler
 	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
@@ -242,6 +244,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.NodeHeartbeat = durVar("NODE_HEARTBEAT", 5*time.Second, 100*time.Millisecond, time.Minute)
 	c.NodeTTL = durVar("NODE_TTL", 15*time.Second, 300*time.Millisecond, 10*time.Minute)
 	c.EmptyRoomTTL = durVar("EMPTY_ROOM_TTL", 10*time.Minute, time.Second, 7*24*time.Hour)
+	c.PresenceReconcile = durVar("PRESENCE_RECONCILE", 10*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.HistoryRepair = durVar("HISTORY_REPAIR", time.Minute, 100*time.Millisecond, time.Hour)
 	if c.NodeTTL < 2*c.NodeHeartbeat {
 		probs = append(probs, Problem{"NODE_TTL", fmt.Sprintf("must be at least twice NODE_HEARTBEAT (%s)", c.NodeHeartbeat)})
 	}

@@ -467,6 +467,14 @@ func (c *conn) allow() bool {
 
 func (c *conn) renew() {
 	if _, err := c.n.bus.Get(c.ctx, c.key, c.uid); err != nil {
+		if roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+			// The bus is down (a Redis outage): membership is unknown, not
+			// gone. The page asks again; closing with 4003 would make it
+			// give up for good.
+			c.n.log.Error("token renewal: membership check failed", "room", c.key.String(), "uid", c.uid, "err", err)
+			c.fail(ErrCodeUnavailable, "Your membership could not be checked just now; try again in a few seconds.")
+			return
+		}
 		c.fail(ErrCodeNotMember, "You are no longer a member of this room.")
 		c.closeAfterFlush(CloseNotMember, "not a member of this room")
 		return

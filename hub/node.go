@@ -30,6 +30,10 @@ type Config struct {
 	SignalBurst       int           // signals allowed at once
 	MaxConnsPerMember int           // sockets one member may hold on one node
 	HeartbeatInterval time.Duration // node liveness refresh, for buses that track nodes
+	// ReconcileInterval is how often presence is checked against the
+	// sockets open here, on buses that can lose presence (Redis restarted
+	// empty): drift is repaired within one interval, however it arose.
+	ReconcileInterval time.Duration
 	Limits            Limits
 }
 
@@ -46,6 +50,7 @@ const (
 	DefaultSignalBurst       = 10
 	DefaultMaxConnsPerMember = 4
 	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultReconcileInterval = 10 * time.Second
 	DefaultMaxMembers        = 200
 	DefaultMaxRooms          = 1000
 )
@@ -61,6 +66,7 @@ func (c *Config) setDefaults() {
 	set(&c.PingInterval, DefaultPingInterval)
 	set(&c.PingTimeout, DefaultPingTimeout)
 	set(&c.HeartbeatInterval, DefaultHeartbeatInterval)
+	set(&c.ReconcileInterval, DefaultReconcileInterval)
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
 	}
@@ -115,6 +121,8 @@ type Stats struct {
 	Joins     atomic.Int64 // members joined through this node
 	Reaped    atomic.Int64 // members removed by this node's reaper
 	ReapRuns  atomic.Int64 // reaper passes completed
+	ReapFails atomic.Int64 // reaper passes that failed
+	Restored  atomic.Int64 // connected members put back into presence
 	// Leaves counts members that left through this node, by reason, in the
 	// order of LeaveReasons.
 	Leaves [5]atomic.Int64
@@ -185,9 +193,11 @@ type Node struct {
 
 	mu      sync.Mutex
 	rooms   map[Key]*localRoom
+	absent  map[memberKey]time.Time // since when DropOrphans has found each member missing from presence
 	closing bool
 	reaper  clock.Timer
 	beat    clock.Timer
+	recon   clock.Timer
 	conns   sync.WaitGroup
 }
 
@@ -265,6 +275,33 @@ func (n *Node) Start() {
 	if rs, ok := n.bus.(Resubscriber); ok {
 		rs.OnResubscribe(n.resyncAll)
 	}
+	n.mu.Lock()
+	n.recon = n.clock.AfterFunc(n.cfg.ReconcileInterval, n.reconcile)
+	n.mu.Unlock()
+}
+
+// reconcile checks presence and the store against the sockets open here,
+// then schedules itself.
+func (n *Node) reconcile() {
+	for k, lr := range n.localRooms() {
+		n.restore(k, lr, "reconcile")
+		n.dropRemoved(k, lr)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.closing {
+		n.recon = n.clock.AfterFunc(n.cfg.ReconcileInterval, n.reconcile)
+	}
+}
+
+func (n *Node) localRooms() map[Key]*localRoom {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rooms := make(map[Key]*localRoom, len(n.rooms))
+	for k, lr := range n.rooms {
+		rooms[k] = lr
+	}
+	return rooms
 }
 
 // heartbeat keeps this node alive in the bus, then schedules itself.
@@ -287,8 +324,10 @@ func (n *Node) reap() {
 	reaped, err := n.bus.Reap(ctx, n.clock.Now(), n.cfg.Grace)
 	if err != nil {
 		n.log.Error("reap failed", "err", err)
+		n.Stats.ReapFails.Add(1)
+	} else {
+		n.Stats.ReapRuns.Add(1)
 	}
-	n.Stats.ReapRuns.Add(1)
 	n.Stats.Reaped.Add(int64(len(reaped)))
 	for _, r := range reaped {
 		n.Stats.left(r.Reason)
@@ -485,50 +524,215 @@ func leaveCode(reason string) websocket.StatusCode {
 	}
 }
 
+// Restorer is a bus that can lose presence while sockets stay open (Redis
+// restarted empty). The node puts back the members it has sockets for.
+type Restorer interface {
+	// Missing reports which of the members with sockets here (uid ->
+	// sockets on this node) presence lacks. For those it has, it records
+	// this node's sockets if it holds none for them.
+	Missing(ctx context.Context, k Key, sockets map[uint32]int) ([]uint32, error)
+	// Restore puts m back with its sockets on this node in one step, so no
+	// reaper sees it without a socket; false if m was already present. With
+	// no sockets, m counts as disconnected as of now (a socket is about to
+	// attach), so the grace period covers the gap.
+	Restore(ctx context.Context, k Key, m Member, sockets int, now time.Time) (bool, error)
+}
+
+// Ensure puts a member back into presence from the store before its socket
+// attaches, when presence lost it (Redis restarted empty) while the store
+// still has it: the page reconnecting after the outage then gets its room,
+// not a 4003 that tells it never to come back. Members removed on purpose
+// (left, kicked, expired) are gone from the store too and stay out.
+func (n *Node) Ensure(ctx context.Context, k Key, uid uint32) {
+	rs, ok := n.bus.(Restorer)
+	if !ok {
+		return
+	}
+	if _, err := n.bus.Get(ctx, k, uid); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+		return
+	}
+	m, err := n.store.GetMember(ctx, k.Org, k.Room, uid)
+	if err != nil {
+		return
+	}
+	put, err := rs.Restore(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, 0, n.clock.Now())
+	if err != nil {
+		n.log.Error("presence restore failed", "room", k.String(), "uid", uid, "cause", "reconnect", "err", err)
+		return
+	}
+	if put {
+		n.Stats.Restored.Add(1)
+		n.log.Warn("member restored to presence", "event", "presence_restored", "org", k.Org, "room", k.Room,
+			"uid", uid, "sockets", 0, "cause", "reconnect")
+	}
+}
+
 // resyncAll resynchronises every local room after the bus lost and restored
 // its subscriptions. Presence may have been lost too (a Redis restart): the
 // members connected here are put back from the store first.
 func (n *Node) resyncAll() {
-	n.mu.Lock()
-	rooms := make(map[Key]*localRoom, len(n.rooms))
-	for k, lr := range n.rooms {
-		rooms[k] = lr
-	}
-	n.mu.Unlock()
-	for k, lr := range rooms {
-		n.restore(k, lr)
+	for k, lr := range n.localRooms() {
+		n.restore(k, lr, "resubscribe")
 		n.resync(lr, k)
 	}
 }
 
-// restore re-registers in presence the members with sockets here that
-// presence no longer knows.
-func (n *Node) restore(k Key, lr *localRoom) {
+// restore puts back into presence the members with sockets here that
+// presence no longer knows, from the store, and logs each one. A member
+// gone from the store too is left to its next renewal (not_member).
+func (n *Node) restore(k Key, lr *localRoom, why string) {
+	rs, ok := n.bus.(Restorer)
+	if !ok {
+		return
+	}
+	list := lr.list.Load()
+	if list == nil || len(*list) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	sockets := map[uint32]int{}
+	for _, c := range *list {
+		sockets[c.uid]++
+	}
+	missing, err := rs.Missing(ctx, k, sockets)
+	if err != nil {
+		n.log.Error("presence check failed", "room", k.String(), "cause", why, "err", err)
+		return
+	}
+	for _, uid := range missing {
+		m, err := n.store.GetMember(ctx, k.Org, k.Room, uid)
+		if err != nil {
+			n.log.Warn("connected member is in neither presence nor the store", "room", k.String(), "uid", uid, "cause", why, "err", err)
+			continue
+		}
+		put, err := rs.Restore(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, sockets[uid], n.clock.Now())
+		if err != nil {
+			n.log.Error("presence restore failed", "room", k.String(), "uid", uid, "cause", why, "err", err)
+			continue
+		}
+		if put {
+			n.Stats.Restored.Add(1)
+			n.log.Warn("member restored to presence", "event", "presence_restored", "org", k.Org, "room", k.Room,
+				"uid", uid, "sockets", sockets[uid], "cause", why)
+		}
+	}
+}
+
+// dropRemoved ends the membership of members with sockets here whose store
+// row is gone (an operator ran `roomhub sessions clear`, or removed them in
+// the database): they leave as kicked, so their sockets close with 4001 and
+// their tokens are not renewed.
+func (n *Node) dropRemoved(k Key, lr *localRoom) {
 	list := lr.list.Load()
 	if list == nil {
 		return
 	}
-	done := map[uint32]bool{}
-	for _, c := range *list {
-		if done[c.uid] {
-			continue
-		}
-		done[c.uid] = true
-		if _, err := n.bus.Get(ctx, k, c.uid); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
-			continue
-		}
-		m, err := n.store.GetMember(ctx, k.Org, k.Room, c.uid)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// One query for the room where the store can list it, rather than one
+	// per member.
+	var inStore map[uint32]bool
+	if ls, ok := n.store.(memberLister); ok {
+		ms, err := ls.ListMembers(ctx, k.Org, k.Room)
 		if err != nil {
-			continue // gone from the store too: the socket will be told on renewal
+			return
 		}
-		if _, _, err := n.bus.Join(ctx, k, Member{UID: m.UID, Name: m.Name, JoinedAt: m.JoinedAt.UnixMilli()}, n.cfg.Limits); err != nil {
-			n.log.Error("restore of member failed", "room", k.String(), "uid", c.uid, "err", err)
+		inStore = make(map[uint32]bool, len(ms))
+		for _, m := range ms {
+			inStore[m.UID] = true
+		}
+	}
+	seen := map[uint32]bool{}
+	for _, c := range *list {
+		if seen[c.uid] {
 			continue
 		}
-		n.bus.Attach(ctx, k, c.uid)
+		seen[c.uid] = true
+		if inStore != nil {
+			if inStore[c.uid] {
+				continue
+			}
+			// Listed as gone: ask once more, the member may have joined
+			// since the list was read.
+		}
+		if _, err := n.store.GetMember(ctx, k.Org, k.Room, c.uid); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+			continue
+		}
+		if _, err := n.Leave(ctx, k, c.uid, ReasonKicked); err != nil {
+			n.log.Error("removed member not ended", "room", k.String(), "uid", c.uid, "err", err)
+			continue
+		}
+		n.log.Warn("member removed from the store; its sockets are closed", "event", "member_removed",
+			"org", k.Org, "room", k.Room, "uid", c.uid)
 	}
+}
+
+type memberKey struct {
+	k   Key
+	uid uint32
+}
+
+// DropOrphans removes from the store the given members (the store's, all
+// older than the grace period) that presence has lacked on every pass for
+// the grace period plus two reconcile intervals: their pages went away
+// while Redis was down, and with presence lost no reaper will ever see
+// them. A member with a socket anywhere is put back into presence by its
+// node within a reconcile interval, and a page reconnecting within the
+// grace period puts it back itself, so neither is dropped. They leave with
+// reason expired; their room history is closed by the history repair. It
+// reports how many it removed; on a bus that cannot lose presence it does
+// nothing.
+func (n *Node) DropOrphans(ctx context.Context, members []roomhub.Member) int {
+	if _, ok := n.bus.(Restorer); !ok {
+		return 0
+	}
+	now := n.clock.Now()
+	n.mu.Lock()
+	prev := n.absent
+	n.mu.Unlock()
+	missing := map[memberKey]time.Time{}
+	for _, m := range members {
+		k := Key{Org: m.OrgID, Room: m.Room}
+		_, err := n.bus.Get(ctx, k, m.UID)
+		if err != nil && roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+			// Presence unreadable: judge nobody, and start again.
+			n.mu.Lock()
+			n.absent = nil
+			n.mu.Unlock()
+			return 0
+		}
+		if err != nil {
+			mk := memberKey{k, m.UID}
+			since, seen := prev[mk]
+			if !seen {
+				since = now
+			}
+			missing[mk] = since
+		}
+	}
+	n.mu.Lock()
+	n.absent = missing
+	n.mu.Unlock()
+	dropped := 0
+	for mk, since := range missing {
+		if now.Sub(since) < n.cfg.Grace+2*n.cfg.ReconcileInterval {
+			continue
+		}
+		if _, err := n.Leave(ctx, mk.k, mk.uid, ReasonExpired); err != nil {
+			n.log.Error("orphaned member not removed", "room", mk.k.String(), "uid", mk.uid, "err", err)
+			continue
+		}
+		dropped++
+		n.log.Warn("member without presence or socket removed", "event", "member_orphaned",
+			"org", mk.k.Org, "room", mk.k.Room, "uid", mk.uid)
+	}
+	return dropped
+}
+
+// memberLister is a MemberStore that lists a room's members at once.
+type memberLister interface {
+	ListMembers(ctx context.Context, orgID int64, room string) ([]roomhub.Member, error)
 }
 
 // resync sends every socket of a room a fresh snapshot. The sockets buffer
@@ -546,7 +750,13 @@ func (n *Node) resync(lr *localRoom, k Key) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Right after Redis comes back the client's pool may still fail fast
+	// for a moment: retry before dropping every socket of the room.
 	snap, err := n.bus.Snapshot(ctx, k)
+	for wait := 100 * time.Millisecond; err != nil && wait <= 3200*time.Millisecond && ctx.Err() == nil; wait *= 2 {
+		time.Sleep(wait)
+		snap, err = n.bus.Snapshot(ctx, k)
+	}
 	if err != nil {
 		n.log.Error("resync snapshot failed; dropping the room's sockets so clients reconnect", "room", k.String(), "err", err)
 		for _, c := range conns {
@@ -570,6 +780,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	if n.beat != nil {
 		n.beat.Stop()
+	}
+	if n.recon != nil {
+		n.recon.Stop()
 	}
 	var all []*conn
 	for _, lr := range n.rooms {

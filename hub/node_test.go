@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -456,6 +457,18 @@ func TestShutdownClosesSocketsGoingAway(t *testing.T) {
 	e.join(t, "r", 1, "Ada")
 	c := e.dial(t, "r", 1)
 	c.must("snapshot")
+	e.shutdown(t, c)
+	waitClosed(t, e.node, hub.CloseByShutdown, 1)
+	// After shutdown new sockets are turned away.
+	if code := e.dial(t, "r", 1).closed(); code != websocket.StatusGoingAway {
+		t.Fatalf("socket after shutdown closed with %d", code)
+	}
+}
+
+// shutdown shuts the node down while c reads, as a connected client does,
+// and checks c was closed "going away" and Shutdown returned in time.
+func (e *env) shutdown(t *testing.T, c *client) {
+	t.Helper()
 	done := make(chan error)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -467,11 +480,6 @@ func TestShutdownClosesSocketsGoingAway(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
-	}
-	waitClosed(t, e.node, hub.CloseByShutdown, 1)
-	// After shutdown new sockets are turned away.
-	if code := e.dial(t, "r", 1).closed(); code != websocket.StatusGoingAway {
-		t.Fatalf("socket after shutdown closed with %d", code)
 	}
 }
 
@@ -552,5 +560,93 @@ func TestFramesOfEverySizeArriveWhole(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// downBus is the in-process bus whose membership checks fail, as Redis's
+// do during an outage, while down is set.
+type downBus struct {
+	*memory.Bus
+	down atomic.Bool
+}
+
+func (b *downBus) Get(ctx context.Context, k hub.Key, uid uint32) (hub.Member, error) {
+	if b.down.Load() {
+		return hub.Member{}, roomhub.Unavailable("the event bus", errors.New("connection refused"))
+	}
+	return b.Bus.Get(ctx, k, uid)
+}
+
+// TestRenewDuringABusOutage: a page renewing its token while the bus cannot
+// say who is a member gets "unavailable" and keeps its socket (a 4003 would
+// make it stop for good); once the bus is back, renewal answers a token.
+func TestRenewDuringABusOutage(t *testing.T) {
+	e := newEnv(t, hub.Config{})
+	bus := &downBus{Bus: e.bus}
+	node := hub.NewNode(hub.Config{PingInterval: time.Hour}, bus, e.store, fixedTokens{}, e.clk, nil)
+	node.Start()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sock, err := hub.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		node.Serve(r.Context(), sock, hub.Key{Org: 1, Room: "r"}, 1)
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		node.Shutdown(ctx)
+		srv.Close()
+	})
+	e.join(t, "r", 1, "Ada")
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(srv.URL, "http", "ws", 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	c := &client{t: t, ws: ws}
+	c.must("snapshot")
+	bus.down.Store(true)
+	c.send(`{"type":"renew_token"}`)
+	if f := c.must("error"); f.Code != hub.ErrCodeUnavailable {
+		t.Fatalf("renewal during the outage: %+v, want code unavailable", f)
+	}
+	bus.down.Store(false)
+	c.send(`{"type":"renew_token"}`)
+	if f := c.must("token"); f.Token == "" {
+		t.Fatalf("renewal after the outage: %+v", f)
+	}
+}
+
+// TestRemovedFromStoreEndsSockets: when an operator removes members from
+// the store (`roomhub sessions clear`), the next reconcile pass ends their
+// membership: the room hears them leave as kicked, their sockets close with
+// 4001 and renewal is refused, and members still in the store stay.
+func TestRemovedFromStoreEndsSockets(t *testing.T) {
+	e := newEnv(t, hub.Config{ReconcileInterval: 10 * time.Second})
+	e.join(t, "r", 1, "Ada")
+	e.join(t, "r", 2, "Bob")
+	a := e.dial(t, "r", 1)
+	a.must("snapshot")
+	b := e.dial(t, "r", 2)
+	b.must("snapshot")
+	if _, err := e.store.DeleteMember(context.Background(), 1, "r", 2); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(10 * time.Second)
+	if l := a.must("leave"); l.UID != 2 || l.Reason != hub.ReasonKicked {
+		t.Fatalf("leave %+v, want uid 2 kicked", l)
+	}
+	if code := b.closed(); code != hub.CloseKicked {
+		t.Fatalf("removed member's socket closed with %d, want %d", code, hub.CloseKicked)
+	}
+	if _, err := e.node.Member(context.Background(), hub.Key{Org: 1, Room: "r"}, 2); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+		t.Fatalf("removed member still present: %v", err)
+	}
+	a.send(`{"type":"renew_token"}`)
+	if f := a.must("token"); f.Token == "" {
+		t.Fatalf("member in the store lost renewal: %+v", f)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,27 +11,8 @@ import (
 	"github.com/coder/websocket"
 
 	"roomhub/hub"
+	"roomhub/hub/hubtest"
 )
-
-// usage is what a node holds in this process: open file descriptors,
-// goroutines and live heap after a collection.
-type usage struct {
-	fds, goroutines int
-	heap            uint64
-}
-
-func measure(t testing.TB) usage {
-	t.Helper()
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("counting file descriptors: %v", err)
-	}
-	return usage{fds: len(ents), goroutines: runtime.NumGoroutine(), heap: ms.HeapAlloc}
-}
 
 // Slack allowed over the baseline once every socket has ended: a few
 // descriptors and goroutines of the HTTP server and runtime that come and
@@ -47,23 +26,23 @@ const (
 
 // expectReleased waits until descriptors and goroutines are back within
 // slack of base, then checks the live heap.
-func expectReleased(t *testing.T, base usage, cycles int) {
+func expectReleased(t *testing.T, base hubtest.Usage, cycles int) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
-	var now usage
+	var now hubtest.Usage
 	for {
-		now = measure(t)
-		if now.fds <= base.fds+fdSlack && now.goroutines <= base.goroutines+goroutineSlack {
+		now = hubtest.Measure(t)
+		if now.FDs <= base.FDs+fdSlack && now.Goroutines <= base.Goroutines+goroutineSlack {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after %d sockets ended: %d file descriptors (baseline %d), %d goroutines (baseline %d)",
-				cycles, now.fds, base.fds, now.goroutines, base.goroutines)
+				cycles, now.FDs, base.FDs, now.Goroutines, base.Goroutines)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if now.heap > base.heap+heapSlack {
-		t.Fatalf("after %d sockets ended: live heap %d KiB, baseline %d KiB", cycles, now.heap>>10, base.heap>>10)
+	if now.Heap > base.Heap+heapSlack {
+		t.Fatalf("after %d sockets ended: live heap %d KiB, baseline %d KiB", cycles, now.Heap>>10, base.Heap>>10)
 	}
 }
 
@@ -185,7 +164,7 @@ func TestEveryWayASocketEndsReleasesIt(t *testing.T) {
 				c.ws.CloseNow()
 			}
 			cycle() // warm up: pools and lazily made state exist from here on
-			base := measure(t)
+			base := hubtest.Measure(t)
 			for i := 0; i < tc.cycles; i++ {
 				cycle()
 			}
@@ -203,23 +182,12 @@ func TestShutdownReleasesSockets(t *testing.T) {
 		e.join(t, "r", 1, "Ada")
 		c, _ := e.rawDial(t, "r", 1)
 		c.must("snapshot")
-		done := make(chan error)
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
-			defer cancel()
-			done <- e.node.Shutdown(ctx)
-		}()
-		if code := c.closed(); code != websocket.StatusGoingAway {
-			t.Fatalf("closed with %d, want 1001", code)
-		}
-		if err := <-done; err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
+		e.shutdown(t, c)
 		c.ws.CloseNow()
 		e.srv.Close()
 	}
 	run()
-	base := measure(t)
+	base := hubtest.Measure(t)
 	const cycles = 30
 	for i := 0; i < cycles; i++ {
 		run()

@@ -8,6 +8,7 @@
 package metrics
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"strconv"
@@ -41,6 +42,7 @@ type Sources struct {
 	Node *hub.Node
 	Bus  interface {
 		Stats() (errors, reconnects int64)
+		Ping(ctx context.Context) error
 	} // a networked bus
 	Store interface{ DBStats() sql.DBStats }
 	// Recorder is the activity recorder: changes it failed to record.
@@ -102,7 +104,18 @@ func New(src Sources) *Metrics {
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_bus_errors_total", Help: "Event bus (Redis) commands that failed."},
 				func() float64 { e, _ := bus.Stats(); return float64(e) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_bus_reconnects_total", Help: "Event bus subscription recoveries."},
-				func() float64 { _, r := bus.Stats(); return float64(r) }))
+				func() float64 { _, r := bus.Stats(); return float64(r) }),
+			// Asked at each scrape, so an outage shows while it lasts (the
+			// error counter only moves when commands are tried).
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomhub_bus_up", Help: "1 when the event bus (Redis) answers a ping at scrape time, else 0."},
+				func() float64 {
+					ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+					defer cancel()
+					if bus.Ping(ctx) != nil {
+						return 0
+					}
+					return 1
+				}))
 	}
 	if src.Recorder != nil {
 		rec := src.Recorder
@@ -149,7 +162,9 @@ func registerHub(reg *prometheus.Registry, n *hub.Node) {
 	counter("roomhub_events_delivered_total", "Frames written to sockets by this node.", n.Stats.Delivered.Load)
 	counter("roomhub_send_queue_drops_total", "Sockets cut off because their send queue filled (slow readers).", n.Stats.SlowDrops.Load)
 	counter("roomhub_member_joins_total", "Members joined through this node.", n.Stats.Joins.Load)
-	counter("roomhub_reaper_runs_total", "Reaper passes completed by this node.", n.Stats.ReapRuns.Load)
+	counter("roomhub_reaper_runs_total", "Reaper passes completed by this node (failed passes are not counted).", n.Stats.ReapRuns.Load)
+	counter("roomhub_reaper_failures_total", "Reaper passes that failed on this node.", n.Stats.ReapFails.Load)
+	counter("roomhub_presence_restored_total", "Connected members this node put back into presence after it lost them.", n.Stats.Restored.Load)
 	counter("roomhub_members_reaped_total", "Members removed by this node's reaper.", n.Stats.Reaped.Load)
 	leaves := prometheus.NewDesc("roomhub_member_leaves_total", "Members that left through this node, by reason.", []string{"reason"}, nil)
 	leaveReasons := hub.LeaveReasons()

@@ -7,7 +7,10 @@
 #     (ROOMHUB_TEST_DATABASE_URL defaults to that database);
 #   - Redis on 127.0.0.1:6379, for the Redis bus tests;
 #   - Chromium, for the browser tests (chromedp drives it);
-#   - promtool (Debian package prometheus), for the metrics checks.
+#   - promtool and prometheus (Debian package prometheus), for the metrics
+#     checks and the topology drills (deploy/), which run a private server;
+#   - nginx (Debian package nginx-light), for the topology drills, which run
+#     a private instance with deploy/nginx.conf.
 # A server already answering on either port is reused as it is.
 set -euo pipefail
 
@@ -156,10 +159,22 @@ fi
 command -v chromium >/dev/null 2>&1 || die "chromium is not on PATH after installing it"
 say "chromium: $(chromium --version 2>/dev/null | head -1)"
 
-# promtool (Debian package prometheus), for the metrics checks. Only the
-# tool is used; the package's own server is not started.
-if ! command -v promtool >/dev/null 2>&1; then
+# promtool and prometheus (Debian package prometheus), for the metrics
+# checks and the topology drills. The package's own service is not
+# started: the drills run private servers.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
   apt_install prometheus
 fi
 command -v promtool >/dev/null 2>&1 || die "promtool is not on PATH after installing prometheus"
+command -v prometheus >/dev/null 2>&1 || die "prometheus is not on PATH after installing prometheus"
 say "promtool: $(promtool --version 2>&1 | head -1)"
+
+# nginx (Debian package nginx-light), for the topology drills: a private
+# instance per test with deploy/nginx.conf; the package's service is not
+# needed.
+nginx_bin() { command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }; }
+if [ -z "$(nginx_bin)" ]; then
+  apt_install nginx-light
+fi
+[ -n "$(nginx_bin)" ] || die "nginx is not installed after installing nginx-light"
+say "nginx: $("$(nginx_bin)" -v 2>&1 | head -1)"

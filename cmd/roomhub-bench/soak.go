@@ -352,14 +352,14 @@ func scrape(ctx context.Context, url string, names ...string) (map[string]float6
 }
 
 // roomKeys counts the Redis keys rooms leave: every key but the node
-// heartbeat set and the rate-limit counters (which expire with their
-// window).
+// heartbeat set, the cluster's epoch and the rate-limit counters (which
+// expire with their window).
 func roomKeys(ctx context.Context, rdb *redis.Client) (int, error) {
 	n := 0
 	it := rdb.Scan(ctx, 0, "*", 1000).Iterator()
 	for it.Next(ctx) {
 		k := it.Val()
-		if k == "roomhub:nodes" || strings.HasPrefix(k, "roomhub:ratelimit:") {
+		if k == "roomhub:nodes" || k == "roomhub:epoch" || strings.HasPrefix(k, "roomhub:ratelimit:") {
 			continue
 		}
 		n++

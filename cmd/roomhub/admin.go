@@ -191,7 +191,15 @@ func adminRun(ctx context.Context, st *sqlstore.Store, cfg config.Config, cmd st
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "signed out %d dashboard session(s) and %d participant session(s)\n", u, p)
+		// Participants hold members and sockets beyond their session: the
+		// members go too, and every running node, at its next presence
+		// reconcile pass, ends their sockets (4001) and token renewal.
+		m, err := st.DeleteAllMembers(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "signed out %d dashboard session(s) and %d participant session(s); removed %d room member(s), whose sockets close within PRESENCE_RECONCILE (%s)\n",
+			u, p, m, cfg.PresenceReconcile)
 	case "secrets rotate":
 		return rotate(ctx, st, a.oldKey, a.newKey, out)
 	default:

@@ -101,8 +101,20 @@ func TestLockAndSessionsClear(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, out, errs := cli(t, dir, "sessions", "clear"); code != 0 || !strings.Contains(out, "signed out 2 dashboard") {
+	def, err := st.DefaultOrg(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PutMember(ctx, roomhub.Member{OrgID: def.ID, Room: "standup", UID: 7, Name: "Bob", JoinedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := cli(t, dir, "sessions", "clear"); code != 0 || !strings.Contains(out, "signed out 2 dashboard") || !strings.Contains(out, "removed 1 room member") {
 		t.Fatalf("sessions clear: %d %q %q", code, out, errs)
+	}
+	// Without its member the participant's socket is ended by the node
+	// (hub.TestRemovedFromStoreEndsSockets) and cannot renew its token.
+	if _, err := st.GetMember(ctx, def.ID, "standup", 7); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+		t.Fatalf("member survived sessions clear: %v", err)
 	}
 	if _, err := st.UserSession(ctx, "s1"); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
 		t.Fatalf("session survived: %v", err)

@@ -230,20 +230,21 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("REDIS_URL: %w", err)
 		}
+		redis.SetLogger(redisLog{log})
 		rdb := redis.NewClient(opt)
 		defer rdb.Close()
 		rb := redisbus.New(rdb, redisPrefix, id, log)
 		rb.SetNodeTTL(cfg.NodeTTL)
 		rb.SetEmptyRoomTTL(cfg.EmptyRoomTTL)
 		defer rb.Close()
+		if err := clearIfFresh(ctx, rb, st, log); err != nil {
+			return err
+		}
 		bus = rb
 		counter = redisCounter(rdb, log)
-		ready = func(ctx context.Context) error {
-			if err := st.Ping(ctx); err != nil {
-				return err
-			}
-			return rdb.Ping(ctx).Err()
-		}
+		// Readiness stays the database's alone: Redis is shared by every
+		// node, so a Redis blip would take the whole cluster out of the
+		// load balancer at once. Its state is the roomhub_bus_up metric.
 		log.Info("cluster mode: bus, presence and rate limits on Redis", "node", id)
 	} else {
 		bus = memory.New()
@@ -283,6 +284,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	node := hub.NewNode(hub.Config{
 		NodeID:            id,
 		HeartbeatInterval: cfg.NodeHeartbeat,
+		ReconcileInterval: cfg.PresenceReconcile,
 		Grace:             cfg.MemberGrace,
 		Limits:            hub.Limits{MaxMembers: cfg.MaxRoomMembers, MaxRooms: cfg.MaxOrgRooms},
 	}, bus, st, tokens, clock.Real{}, log)
@@ -296,7 +298,13 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	obs := metrics.New(src)
 	st.ObserveQueries(obs.StoreQuery)
 	if cfg.MetricsAddr != "off" {
-		go serveMetrics(cfg.MetricsAddr, obs, log)
+		// Bound before serving: a node whose metrics cannot be scraped
+		// looks down to Prometheus while it serves, so it must not start.
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		go serveMetrics(mln, obs, log)
 	}
 	pages, err := ui.New()
 	if err != nil {
@@ -315,6 +323,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	}
 	obs.WatchLive(srv)
 	go sweepSessions(ctx, st, log)
+	go repairHistory(ctx, st, node, cfg, log)
 	// Webhook deliveries: every node runs a worker; leases keep each
 	// delivery to one of them (docs/webhooks.md).
 	hooks := webhook.NewWorker(st, box, webhook.Policy{Allow: cfg.WebhookAllowNets}, log)
@@ -441,14 +450,80 @@ func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) 
 // serveMetrics serves Prometheus metrics on their own listener, never on
 // the public port. A failure to listen is logged, not fatal: the service
 // matters more than its metrics.
-func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) {
+func serveMetrics(ln net.Listener, m *metrics.Metrics, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("metrics listening", "addr", addr)
-	if err := srv.ListenAndServe(); err != nil {
-		log.Error("metrics listener stopped", "addr", addr, "err", err)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil {
+		log.Error("metrics listener stopped", "addr", ln.Addr().String(), "err", err)
 	}
+}
+
+// repairHistory, every HISTORY_REPAIR, removes the members presence lost
+// for good (hub.Node.DropOrphans; in a cluster) and ends room history's
+// attendances of members gone from the room whose leave was never recorded
+// (sqlstore.RepairHistory).
+func repairHistory(ctx context.Context, st *sqlstore.Store, node *hub.Node, cfg config.Config, log *slog.Logger) {
+	every := cfg.HistoryRepair
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Passes closer than a reconcile interval could catch a connected
+		// member before its node puts it back.
+		if cfg.RedisURL != "" && every >= cfg.PresenceReconcile {
+			if ms, err := st.MembersJoinedBefore(ctx, time.Now().Add(-cfg.MemberGrace)); err != nil {
+				log.Error("member sweep failed", "err", err)
+			} else {
+				node.DropOrphans(ctx, ms)
+			}
+		}
+		if n, err := st.RepairHistory(ctx, time.Now(), every); err != nil && ctx.Err() == nil {
+			log.Error("room history repair failed", "err", err)
+		} else if n > 0 {
+			log.Warn("room history repaired: ended attendances and sessions of members no longer in the room", "event", "history_repaired", "count", n)
+		}
+	}
+}
+
+// clearIfFresh removes the members and ends the room sessions a stopped
+// cluster left in the database when Redis comes up empty under a starting
+// cluster: nobody can be connected, and nothing else would ever remove them.
+func clearIfFresh(ctx context.Context, rb *redisbus.Bus, st *sqlstore.Store, log *slog.Logger) error {
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	fresh, err := rb.ClaimFresh(cctx)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if !fresh {
+		return nil
+	}
+	n, err := st.DeleteAllMembers(cctx)
+	if err != nil {
+		return fmt.Errorf("clear stale members: %w", err)
+	}
+	s, err := st.EndLiveSessions(cctx, time.Now())
+	if err != nil {
+		return fmt.Errorf("end stale room sessions: %w", err)
+	}
+	if n > 0 || s > 0 {
+		log.Info("Redis is fresh: removed members and ended room sessions left by a stopped cluster", "members", n, "sessions", s)
+	}
+	return rb.MarkReady(cctx)
+}
+
+// redisLog sends the Redis client's own messages (pool dial failures,
+// reconnects) into the JSON log instead of plain lines on stderr.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn("redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // servePprof serves the Go profiler on its own listener, for measuring (see

@@ -77,6 +77,9 @@ func New(rdb *redis.Client, prefix, node string, log *slog.Logger) *Bus {
 	return b
 }
 
+// Ping reports whether Redis answers, for the roomhub_bus_up metric.
+func (b *Bus) Ping(ctx context.Context) error { return b.rdb.Ping(ctx).Err() }
+
 // SetNodeTTL sets how long a node may stay silent before it counts as dead.
 func (b *Bus) SetNodeTTL(d time.Duration) { b.ttl = d }
 
@@ -243,9 +246,60 @@ func (b *Bus) Snapshot(ctx context.Context, k hub.Key) (hub.Snapshot, error) {
 	return s, nil
 }
 
-// Heartbeat marks this node alive as of now.
+// Heartbeat marks this node alive as of now, and Redis as in use by a
+// running cluster (the epoch key; see ClaimFresh), which a Redis restarted
+// empty under running nodes gets back at once.
 func (b *Bus) Heartbeat(ctx context.Context, now time.Time) error {
-	return b.unavailable(b.rdb.ZAdd(ctx, b.prefix+"nodes", redis.Z{Score: float64(now.UnixMilli()), Member: b.node}).Err())
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, b.prefix+"nodes", redis.Z{Score: float64(now.UnixMilli()), Member: b.node})
+		p.SetNX(ctx, b.prefix+"epoch", epochReady, 0)
+		return nil
+	})
+	return b.unavailable(err)
+}
+
+const (
+	epochReady    = "ready"
+	epochStarting = "starting:"
+	// epochClaim bounds how long the first node may take to clear stale
+	// state before another may claim the work.
+	epochClaim = 30 * time.Second
+)
+
+// ClaimFresh tells a starting node whether Redis is fresh: no node of a
+// running cluster has used it since it was emptied (first start, or the
+// whole cluster stopped and Redis restarted). Then presence is empty, so
+// every member and open room session the database still holds is stale,
+// and exactly one starting node (fresh is true) must clear them and call
+// MarkReady; the others wait here until it has, so none serves a member
+// that the clearing would remove.
+func (b *Bus) ClaimFresh(ctx context.Context) (fresh bool, err error) {
+	for {
+		ok, err := b.rdb.SetNX(ctx, b.prefix+"epoch", epochStarting+b.node, epochClaim).Result()
+		if err != nil {
+			return false, b.unavailable(err)
+		}
+		if ok {
+			return true, nil
+		}
+		v, err := b.rdb.Get(ctx, b.prefix+"epoch").Result()
+		if err != nil && err != redis.Nil {
+			return false, b.unavailable(err)
+		}
+		if v == epochReady {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// MarkReady ends the clearing ClaimFresh asked for.
+func (b *Bus) MarkReady(ctx context.Context) error {
+	return b.unavailable(b.rdb.Set(ctx, b.prefix+"epoch", epochReady, 0).Err())
 }
 
 func (b *Bus) Reap(ctx context.Context, now time.Time, grace time.Duration) ([]hub.Reaped, error) {
@@ -276,7 +330,52 @@ func (b *Bus) Reap(ctx context.Context, now time.Time, grace time.Duration) ([]h
 			out = append(out, hub.Reaped{Room: k, UID: uint32(uid), Reason: res[j+1]})
 		}
 	}
+	// The pass removed every socket of the nodes dead as of now in every
+	// room, so their heartbeats are no longer needed: without this the set
+	// grows by one entry per node process ever started.
+	cutoff := "(" + strconv.FormatInt(now.UnixMilli()-b.ttl.Milliseconds(), 10)
+	if err := b.rdb.ZRemRangeByScore(ctx, b.prefix+"nodes", "-inf", cutoff).Err(); err != nil {
+		return out, b.unavailable(err)
+	}
 	return out, nil
+}
+
+var _ hub.Restorer = (*Bus)(nil)
+
+// Missing reports which members with sockets on this node presence lacks.
+func (b *Bus) Missing(ctx context.Context, k hub.Key, sockets map[uint32]int) ([]uint32, error) {
+	args := make([]any, 0, 1+2*len(sockets))
+	args = append(args, b.node)
+	for uid, n := range sockets {
+		args = append(args, uidStr(uid), n)
+	}
+	res, err := missingScript.Run(ctx, b.rdb, b.roomKeys(k), args...).StringSlice()
+	if err != nil && err != redis.Nil {
+		return nil, b.unavailable(err)
+	}
+	out := make([]uint32, 0, len(res))
+	for _, v := range res {
+		uid, _ := strconv.ParseUint(v, 10, 32)
+		out = append(out, uint32(uid))
+	}
+	return out, nil
+}
+
+// Restore puts m back into presence with its sockets on this node.
+func (b *Bus) Restore(ctx context.Context, k hub.Key, m hub.Member, sockets int, now time.Time) (bool, error) {
+	js, _ := json.Marshal(m)
+	msg := hub.JoinMessage(m)
+	head, tail := hub.RenderParts(k.Room, msg.Type, msg.Body)
+	idle := int64(0)
+	if sockets == 0 {
+		idle = now.UnixMilli()
+	}
+	seq, err := restoreScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(m.UID), js, b.node, sockets,
+		k.Room, roomID(k), b.chanOf(k), meta(msg), head, tail, idle).Int64()
+	if err != nil {
+		return false, b.unavailable(err)
+	}
+	return seq > 0, nil
 }
 
 func uidStr(uid uint32) string { return strconv.FormatUint(uint64(uid), 10) }

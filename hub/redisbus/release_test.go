@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -107,31 +105,21 @@ func TestSocketsResynchronisedAfterAnOutageAreReleased(t *testing.T) {
 		}
 	}
 	cycle()
-	fds, gs := openFDs(t), runtime.NumGoroutine()
+	base := hubtest.Measure(t)
 	const cycles = 20
 	for i := 0; i < cycles; i++ {
 		cycle()
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		nowFDs, nowGs := openFDs(t), runtime.NumGoroutine()
-		if nowFDs <= fds+4 && nowGs <= gs+4 {
+		now := hubtest.Measure(t)
+		if now.FDs <= base.FDs+4 && now.Goroutines <= base.Goroutines+4 {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after %d resynchronised sockets ended: %d descriptors (baseline %d), %d goroutines (baseline %d)",
-				cycles, nowFDs, fds, nowGs, gs)
+				cycles, now.FDs, base.FDs, now.Goroutines, base.Goroutines)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	runtime.GC()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }

@@ -183,3 +183,39 @@ local seq = publish(KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 settle(KEYS[3], KEYS[1], KEYS[6])
 return seq
 `)
+
+// missingScript finds, among the members with sockets on a node, those the
+// room's presence lacks; for those it has, it records the node's sockets
+// when it holds none for them (the field was lost, e.g. with a restart).
+// ARGV: node, then uid, sockets pairs. Returns the missing uids.
+var missingScript = redis.NewScript(`
+local out = {}
+for i = 2, #ARGV, 2 do
+  local uid, n = ARGV[i], tonumber(ARGV[i + 1])
+  if redis.call('HEXISTS', KEYS[1], uid) == 0 then
+    table.insert(out, uid)
+  elseif redis.call('HSETNX', KEYS[6], uid .. '|' .. ARGV[1], n) == 1 then
+    redis.call('HSET', KEYS[2], uid, '1|0')
+  end
+end
+return out
+`)
+
+// restoreScript puts back a member that presence lost while its sockets
+// stayed open on a node, with those sockets, in one step: a reaper never
+// sees it without a socket. No member limit applies: it was a member.
+// With no sockets (one is about to attach) the member counts as
+// disconnected since ARGV 11, so the grace period covers the gap.
+// ARGV: uid, member JSON, node, sockets, room name, room id, chan, meta,
+// head, tail, idle since ms. Returns seq, or 0 when the member was present.
+var restoreScript = redis.NewScript(publishLua + `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], '1|' .. ARGV[11])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('HSET', KEYS[6], ARGV[1] .. '|' .. ARGV[3], ARGV[4])
+end
+redis.call('SADD', KEYS[4], ARGV[5])
+redis.call('SADD', KEYS[5], ARGV[6])
+return publish(KEYS[3], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+`)

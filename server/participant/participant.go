@@ -405,6 +405,9 @@ func (s *Handler) websocket(w http.ResponseWriter, r *http.Request) error {
 		s.Security(r, "websocket_refused", "origin", r.Header.Get("Origin"), "err", err.Error())
 		return nil
 	}
+	// A member presence lost (Redis restarted empty) comes back from the
+	// store before its socket attaches.
+	s.node.Ensure(r.Context(), hub.Key{Org: st.Org.ID, Room: room}, grant.UID)
 	// Serve sets the socket up here and hands it to a goroutine of its own:
 	// the handler's deep stack (middleware, router) and the request it
 	// holds would otherwise stay pinned for the socket's whole life, about

@@ -69,6 +69,9 @@ func (s *Kit) newLimiter(name string, l Limit, key func(*http.Request) string) f
 			return name + "|" + key(r), nil
 		}),
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			if StateOf(r).limitFailed {
+				return
+			}
 			retry, _ := strconv.Atoi(w.Header().Get("Retry-After"))
 			if retry <= 0 {
 				retry = int(l.Window / time.Second)
@@ -83,8 +86,13 @@ func (s *Kit) newLimiter(name string, l Limit, key func(*http.Request) string) f
 				"request_id":          StateOf(r).ID,
 			})
 		}),
+		// A limit that fails closed (get_token while Redis is down) answers
+		// one 503 that says so; it is not a rate limiting.
 		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
-			s.Fail(w, r, roomhub.Unavailable("rate limiting", err))
+			StateOf(r).limitFailed = true
+			w.Header().Set("Retry-After", "5")
+			s.Fail(w, r, &roomhub.Error{Code: roomhub.EUNAVAILABLE, Err: err,
+				Message: "This is temporarily unavailable: the rate-limit store cannot be reached. Please try again in a few seconds."})
 		}),
 	}
 	if s.counter != nil {

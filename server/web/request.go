@@ -25,6 +25,10 @@ type State struct {
 	User  *SignIn // dashboard session, once loaded
 	Dash  Dash    // organization and role of a dashboard request
 	JSON  bool    // an API route: failures are JSON whatever Accept says
+	// limitFailed: the rate-limit store failed and the request was answered
+	// 503; the limiter then also calls its over-the-limit handler, which
+	// must stay silent.
+	limitFailed bool
 }
 
 // SignIn is the request's dashboard session and user, once loaded.

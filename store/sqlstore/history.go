@@ -380,3 +380,60 @@ func (s *Store) BannedFromRoom(ctx context.Context, org int64, room, sessionID s
 	err := s.db.QueryRowContext(ctx, qBanned, org, room, sessionID, millis(now)).Scan(&n)
 	return n > 0, s.fail(err)
 }
+
+const (
+	qOrphanAttendance = `SELECT s.org_id, s.room, a.uid FROM room_attendance a JOIN room_sessions s ON s.id = a.session_id
+		WHERE s.ended_at IS NULL AND a.joined_at < $1
+		AND NOT EXISTS (SELECT 1 FROM members m WHERE m.org_id = s.org_id AND m.room = s.room AND m.uid = a.uid)`
+	qEndEmptySessions = `UPDATE room_sessions SET ended_at = $1, members = 0 WHERE ended_at IS NULL AND started_at < $2
+		AND NOT EXISTS (SELECT 1 FROM room_attendance a WHERE a.session_id = room_sessions.id)`
+)
+
+// RepairHistory ends what room history still counts in although the member
+// is gone: an attendance whose member row no longer exists (its leave was
+// not recorded: the write failed, or the leave reached the history before
+// its join did, recorded on two nodes a few milliseconds apart), and a live
+// session nobody attends. Only what is older than settle is touched, so
+// changes still queued on some node are not raced. Repaired leaves are
+// recorded with reason expired, at now. It reports how many it ended.
+// Every node may run it at once: each leave is recorded once.
+func (s *Store) RepairHistory(ctx context.Context, now time.Time, settle time.Duration) (int, error) {
+	cutoff := millis(now.Add(-settle))
+	rows, err := s.db.QueryContext(ctx, qOrphanAttendance, cutoff)
+	if err != nil {
+		return 0, s.fail(err)
+	}
+	type orphan struct {
+		org  int64
+		room string
+		uid  int64
+	}
+	var orphans []orphan
+	for rows.Next() {
+		var o orphan
+		if err := rows.Scan(&o.org, &o.room, &o.uid); err != nil {
+			rows.Close()
+			return 0, s.fail(err)
+		}
+		orphans = append(orphans, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, s.fail(err)
+	}
+	n := 0
+	for _, o := range orphans {
+		_, counted, err := s.RecordLeave(ctx, o.org, o.room, uint32(o.uid), "expired", now)
+		if err != nil {
+			return n, err
+		}
+		if counted {
+			n++
+		}
+	}
+	ended, err := affected(s.db.ExecContext(ctx, qEndEmptySessions, millis(now), cutoff))
+	if err != nil {
+		return n, s.fail(err)
+	}
+	return n + int(ended), nil
+}

@@ -94,18 +94,37 @@ func (s *Store) fail(err error) error {
 	return roomhub.Unavailable("database", err)
 }
 
-// inTx runs fn in a transaction, committing if it returns nil.
+// inTx runs fn in a transaction, committing if it returns nil. A
+// transaction that met a connection whose server session had ended runs
+// again on another (sessionEnded), its commit included: PostgreSQL ends a
+// session that waits for the client's next command without reading it, and
+// a commit under way holds off the termination until its reply is queued
+// ahead of the error, so an error of class 57P in answer to COMMIT means the
+// transaction did not commit. Any other failure of the commit is returned,
+// since whether it took effect is unknown.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	defer s.db.done(OpTx, time.Now())
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			if sessionEnded(err) && attempt < connRetries {
+				continue
+			}
+			return s.fail(err)
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			if sessionEnded(err) && attempt < connRetries {
+				continue
+			}
+			return s.fail(err)
+		}
+		err = tx.Commit()
+		if sessionEnded(err) && attempt < connRetries {
+			continue
+		}
 		return s.fail(err)
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return s.fail(err)
-	}
-	return s.fail(tx.Commit())
 }
 
 // Times are stored as unix milliseconds and read back in UTC, so a value
@@ -256,6 +275,28 @@ func (s *Store) ListMembers(ctx context.Context, orgID int64, room string) ([]ro
 		return nil, s.fail(err)
 	}
 	return ms, nil
+}
+
+const qMembersBefore = `SELECT org_id, room, uid, name, session_id, joined_at FROM members
+	WHERE joined_at < $1 ORDER BY org_id, room, uid`
+
+// MembersJoinedBefore lists the members of every organization that joined
+// before t, for the cluster's sweep of members presence lost.
+func (s *Store) MembersJoinedBefore(ctx context.Context, t time.Time) ([]roomhub.Member, error) {
+	rows, err := s.db.QueryContext(ctx, qMembersBefore, millis(t))
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	defer rows.Close()
+	var ms []roomhub.Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, s.fail(rows.Err())
 }
 
 // DeleteAllMembers deletes every member of every organization.

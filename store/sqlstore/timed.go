@@ -3,10 +3,36 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// connRetries bounds the attempts of a statement or transaction that met a
+// pooled connection whose server session had already ended: one more than
+// the idle connections the pool keeps, so that a server that ended all of
+// them (a restart, pg_terminate_backend) costs no caller an error.
+const connRetries = postgresMaxIdleConns + 1
+
+// sessionEnded reports whether err says the server had ended the
+// connection's session before it ran the statement (SQLSTATE class 57P:
+// administrator command, crash shutdown, cannot connect now). Nothing of
+// the statement, or of the transaction it was part of, took effect, so it
+// is safe to run again on another connection.
+func sessionEnded(err error) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return false
+	}
+	switch pg.Code {
+	case "57P01", "57P02", "57P03":
+		return true
+	}
+	return false
+}
 
 // Store operation kinds, the label of the query latency metric.
 const (
@@ -91,28 +117,49 @@ func (db *timedDB) ExecContext(ctx context.Context, q string, args ...any) (sql.
 	if db.w == nil {
 		cache = &db.stmts
 	}
-	if s := db.stmt(ctx, p, cache, q); s != nil {
-		return s.ExecContext(ctx, args...)
+	run := func() (sql.Result, error) {
+		if s := db.stmt(ctx, p, cache, q); s != nil {
+			return s.ExecContext(ctx, args...)
+		}
+		return p.ExecContext(ctx, q, args...)
 	}
-	return p.ExecContext(ctx, q, args...)
+	res, err := run()
+	for i := 1; i < connRetries && sessionEnded(err); i++ {
+		res, err = run()
+	}
+	return res, err
 }
 
 func (db *timedDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	defer db.done(OpQuery, time.Now())
 	p, cache := db.pool(q)
-	if s := db.stmt(ctx, p, cache, q); s != nil {
-		return s.QueryContext(ctx, args...)
+	run := func() (*sql.Rows, error) {
+		if s := db.stmt(ctx, p, cache, q); s != nil {
+			return s.QueryContext(ctx, args...)
+		}
+		return p.QueryContext(ctx, q, args...)
 	}
-	return p.QueryContext(ctx, q, args...)
+	rows, err := run()
+	for i := 1; i < connRetries && sessionEnded(err); i++ {
+		rows, err = run()
+	}
+	return rows, err
 }
 
 func (db *timedDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	defer db.done(OpQuery, time.Now())
 	p, cache := db.pool(q)
-	if s := db.stmt(ctx, p, cache, q); s != nil {
-		return s.QueryRowContext(ctx, args...)
+	run := func() *sql.Row {
+		if s := db.stmt(ctx, p, cache, q); s != nil {
+			return s.QueryRowContext(ctx, args...)
+		}
+		return p.QueryRowContext(ctx, q, args...)
 	}
-	return p.QueryRowContext(ctx, q, args...)
+	row := run()
+	for i := 1; i < connRetries && sessionEnded(row.Err()); i++ {
+		row = run()
+	}
+	return row
 }
 
 // BeginTx starts a transaction on the writer.

@@ -459,7 +459,18 @@
     }
   }
 
+  // RENEW_RETRY is how long the page waits to ask again for a token the
+  // server could not give (its event bus or token minting briefly down).
+  var RENEW_RETRY = 5000;
+
   function onError(code, message) {
+    if (renewWanted && (code === "unavailable" || code === "token_unavailable")) {
+      setTimeout(function () {
+        if (renewWanted && !stopped && !leaving) {
+          requestRenew();
+        }
+      }, RENEW_RETRY);
+    }
     var text = typeof message === "string" && message ? message : "";
     if (!text) {
       text = code === "rate_limited" ? "You are sending too fast. Please slow down." : "The server reported an error.";
