@@ -41,7 +41,7 @@ const (
 type Handler struct {
 	*web.Kit
 	cfg      config.Config
-	accounts roomhub.Accounts
+	accounts Accounts
 	box      *secret.Box
 	video    *video.Service
 	// defaultOrg is the organization on the server's own Agora project.
@@ -50,9 +50,22 @@ type Handler struct {
 	log        *slog.Logger
 }
 
+// Accounts is what the administration pages use of the accounts: every
+// concern but sign-in lockouts.
+type Accounts interface {
+	roomhub.Orgs
+	roomhub.Users
+	roomhub.SecondFactors
+	roomhub.Memberships
+	roomhub.UserTokens
+	roomhub.UserSessions
+	roomhub.APIKeys
+	roomhub.AuditLog
+}
+
 // Deps are what the administration pages read and change.
 type Deps struct {
-	Accounts roomhub.Accounts
+	Accounts Accounts
 	// Box seals the organization's Agora certificate, Agora REST and
 	// notification secrets and webhook secrets.
 	Box *secret.Box

@@ -18,7 +18,7 @@ import (
 
 // Webhooks (docs/webhooks.md). Everyone in the organization reads the
 // endpoints and the delivery log; owners and admins add, delete and test
-// endpoints (requireManage), each change audited. The signing secret is
+// endpoints (web.Kit.RequireManage), each change audited. The signing secret is
 // shown once, when the endpoint is added, and stored sealed.
 
 // WebhookLogPageSize is how many deliveries one page of the log shows.

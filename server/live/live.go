@@ -581,7 +581,7 @@ func (s *Handler) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key
 	s.DashPage(w, r, code, ui.PageRoomAdmin, "live", ui.Page{Title: "Room " + key.Room, Flash: flash, FormError: formErr, Data: d})
 }
 
-// Moderation. Every action is owner or admin only (requireManage), audited,
+// Moderation. Every action is owner or admin only (web.Kit.RequireManage), audited,
 // and answered for htmx with 204 (the live stream shows the result) or a
 // re-rendered room page; without JavaScript, with a redirect.
 
