@@ -23,7 +23,7 @@ import (
 	"roomhub/webhook"
 )
 
-var reNewWebhookSecret = regexp.MustCompile(`<code id="new-webhook-secret">(whsec_[A-Za-z0-9_-]+)</code>`)
+var reNewWebhookSecret = regexp.MustCompile(`<code id="new-webhook-secret">(whsec_[A-Za-z0-9+/=]+)</code>`)
 
 // hookReceiver is an organization's webhook endpoint: it verifies every
 // request with a webhook.Verifier once it knows the secret, and keeps the
