@@ -4,6 +4,7 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -250,6 +251,13 @@ func Load(getenv func(string) string) (Config, error) {
 	if (c.AgoraAppID == "") != (c.AgoraCertificate == "") {
 		probs = append(probs, Problem{"AGORA_APP_CERTIFICATE", "AGORA_APP_ID and AGORA_APP_CERTIFICATE must be set together"})
 	}
+	// Agora accepts no token built from anything else: a malformed value
+	// would hand out tokens that can never join.
+	for _, v := range []struct{ name, val string }{{"AGORA_APP_ID", c.AgoraAppID}, {"AGORA_APP_CERTIFICATE", c.AgoraCertificate}} {
+		if v.val != "" && !AgoraHex(v.val) {
+			probs = append(probs, Problem{v.name, "must be 32 hexadecimal characters, as shown in the Agora console"})
+		}
+	}
 	if c.Debug && len(c.AllowedHosts) == 0 {
 		c.AllowedHosts = []string{"localhost", "127.0.0.1", "[::1]"}
 	}
@@ -316,6 +324,16 @@ func insecureKey(k string) bool {
 		seen[r] = true
 	}
 	return len(seen) < 10
+}
+
+// AgoraHex reports whether v has the form of an Agora App ID or app
+// certificate: 32 hexadecimal characters.
+func AgoraHex(v string) bool {
+	if len(v) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(v)
+	return err == nil
 }
 
 // SSOEnabled reports whether any SSO provider is configured.
