@@ -68,6 +68,7 @@ const usage = `usage:
                                 clear failed-login locks
   roomhub sessions clear        sign out every dashboard and participant session
   roomhub healthcheck           exit 0 if the server on ADDR answers /healthz (for containers)
+  roomhub version               print the version and the Go toolchain it was built with
 `
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -75,7 +76,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 {
 		cmd = args[0]
 	}
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	switch {
+	case cmd == "version" || cmd == "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return 0
 	case cmd == "serve":
 		return serve(getenv, stdout, stderr)
 	case cmd == "secrets" && len(args) == 2 && args[1] == "validate":
@@ -283,7 +291,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	recorder := activity.New(st, bus, log)
 	node.OnLifecycle(recorder)
 	node.Start()
-	src := metrics.Sources{Node: node, Store: st, Recorder: recorder}
+	src := metrics.Sources{Node: node, Store: st, Recorder: recorder, Version: buildVersion()}
 	if rb, ok := bus.(*redisbus.Bus); ok {
 		src.Bus = rb
 	}

@@ -237,6 +237,7 @@ func checkMetrics(t *testing.T, url string) {
 		regexp.MustCompile(`(?m)^roomhub_rooms_local 1$`),
 		regexp.MustCompile(`roomhub_store_connections\{state="idle"\} `),
 		regexp.MustCompile(`(?m)^go_goroutines `),
+		regexp.MustCompile(`(?m)^roomhub_build_info\{goversion="go1\.[^"]+",version="[^"]+"\} 1$`),
 		regexp.MustCompile(`(?m)^process_resident_memory_bytes `),
 	} {
 		if !want.MatchString(scrape) {
