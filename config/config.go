@@ -29,6 +29,9 @@ type Config struct {
 	CORSOrigins       []string      // CORS_ALLOWED_ORIGINS
 	DataDir           string        // DATA_DIR, default "./data"
 	LogFile           string        // LOG_FILE, optional, rotated 5 MB x 5
+	LogMaxValueBytes  int           // LOG_MAX_VALUE_BYTES: longest logged value (User-Agent, path, ...), default 1024
+	SecurityLogBurst  int           // SECURITY_LOG_BURST: security events of one kind per address per window, default 20
+	SecurityLogWindow time.Duration // SECURITY_LOG_WINDOW: that window, default 1m; repeats past the burst are counted
 	MemberGrace       time.Duration // MEMBER_GRACE, default 15s
 	MaxRoomMembers    int           // MAX_ROOM_MEMBERS, default 200
 	MaxOrgRooms       int           // MAX_ORG_ROOMS, default 1000
@@ -51,6 +54,7 @@ type Config struct {
 	LockoutLimit    int           // LOCKOUT_LIMIT: failed logins per (email, IP) before a lock, default 5
 	LockoutDuration time.Duration // LOCKOUT_DURATION: how long the lock lasts, default 1h
 	InviteTTL       time.Duration // INVITE_TTL: lifetime of invitation and reset links, default 72h
+	AuditRetention  time.Duration // AUDIT_RETENTION: audit rows older than this are pruned, default 4320h (180 days)
 
 	SSOOIDCIssuer       string // SSO_OIDC_ISSUER: generic OpenID Connect
 	SSOOIDCClientID     string // SSO_OIDC_CLIENT_ID
@@ -173,6 +177,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.LockoutLimit = intVar("LOCKOUT_LIMIT", 5, 1, 100)
 	c.LockoutDuration = durVar("LOCKOUT_DURATION", time.Hour, time.Minute, 7*24*time.Hour)
 	c.InviteTTL = durVar("INVITE_TTL", 72*time.Hour, 10*time.Minute, 30*24*time.Hour)
+	c.LogMaxValueBytes = intVar("LOG_MAX_VALUE_BYTES", 1024, 64, 1<<20)
+	c.SecurityLogBurst = intVar("SECURITY_LOG_BURST", 20, 1, 100000)
+	c.SecurityLogWindow = durVar("SECURITY_LOG_WINDOW", time.Minute, time.Second, 24*time.Hour)
+	c.AuditRetention = durVar("AUDIT_RETENTION", 180*24*time.Hour, time.Hour, 10*365*24*time.Hour)
 	c.SSOOIDCIssuer = strings.TrimSpace(getenv("SSO_OIDC_ISSUER"))
 	c.SSOOIDCClientID = strings.TrimSpace(getenv("SSO_OIDC_CLIENT_ID"))
 	c.SSOOIDCClientSecret = strings.TrimSpace(getenv("SSO_OIDC_CLIENT_SECRET"))

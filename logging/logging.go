@@ -26,9 +26,9 @@ var secretKeys = regexp.MustCompile(`(?i)(token|secret|password|passwd|certifica
 // Redacted replaces secret values.
 const Redacted = "[REDACTED]"
 
-// New returns a JSON logger writing to w.
+// New returns a JSON logger writing to w, with DefaultLimits.
 func New(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: redact}))
+	return NewLimited(w, level, DefaultLimits)
 }
 
 func redact(groups []string, a slog.Attr) slog.Attr {

@@ -194,7 +194,8 @@ func serve(getenv func(string) string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		out = io.MultiWriter(stdout, f)
 	}
-	log := logging.New(out, logging.ParseLevel(getenv("LOG_LEVEL")))
+	log := logging.NewLimited(out, logging.ParseLevel(getenv("LOG_LEVEL")),
+		logging.Limits{MaxValue: cfg.LogMaxValueBytes, Burst: cfg.SecurityLogBurst, Window: cfg.SecurityLogWindow})
 	if cfg.SecretKey == "" { // only reachable with DEBUG=true
 		cfg.SecretKey = generateKey()
 		log.Warn("DEBUG is on and SECRET_KEY is unset: using a throwaway key; sessions end when the server restarts")
@@ -312,6 +313,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	}
 	obs.WatchLive(srv)
 	go sweepSessions(ctx, st, log)
+	go pruneAudit(ctx, st, cfg.AuditRetention, time.Now, log)
 	// Webhook deliveries: every node runs a worker; leases keep each
 	// delivery to one of them (docs/webhooks.md).
 	hooks := webhook.NewWorker(st, box, webhook.Policy{Allow: cfg.WebhookAllowNets}, log)
