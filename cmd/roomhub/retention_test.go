@@ -21,7 +21,10 @@ func TestPruneAuditAtStart(t *testing.T) {
 	p := make(recordingPruner, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { pruneAudit(ctx, p, 30*24*time.Hour, func() time.Time { return now }, slog.New(slog.DiscardHandler)); close(done) }()
+	go func() {
+		pruneAudit(ctx, p, 30*24*time.Hour, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+		close(done)
+	}()
 	if before := <-p; !before.Equal(now.Add(-30 * 24 * time.Hour)) {
 		t.Fatalf("pruned before %v, want 30 days ago", before)
 	}
