@@ -48,13 +48,16 @@ type Config struct {
 	// (loopback, private, link-local, ... are refused); empty by default.
 	WebhookAllowNets []netip.Prefix
 
-	MasterKey       string        // APP_MASTER_KEY: base64 of 32 bytes; encrypts stored secrets
-	APIKeySecret    string        // API_KEY_SECRET: HMAC key for API keys; differs from SECRET_KEY
-	PublicURL       string        // PUBLIC_URL: https://host as users reach it; links and SSO callbacks
-	LockoutLimit    int           // LOCKOUT_LIMIT: failed logins per (email, IP) before a lock, default 5
-	LockoutDuration time.Duration // LOCKOUT_DURATION: how long the lock lasts, default 1h
-	InviteTTL       time.Duration // INVITE_TTL: lifetime of invitation and reset links, default 72h
-	AuditRetention  time.Duration // AUDIT_RETENTION: audit rows older than this are pruned, default 4320h (180 days)
+	MasterKey         string        // APP_MASTER_KEY: base64 of 32 bytes; encrypts stored secrets
+	APIKeySecret      string        // API_KEY_SECRET: HMAC key for API keys; differs from SECRET_KEY
+	PublicURL         string        // PUBLIC_URL: https://host as users reach it; links and SSO callbacks
+	LockoutLimit      int           // LOCKOUT_LIMIT: failed logins per (email, IP) before a lock, default 5
+	LockoutDuration   time.Duration // LOCKOUT_DURATION: how long the lock lasts, default 1h
+	InviteTTL         time.Duration // INVITE_TTL: lifetime of invitation and reset links, default 72h
+	MaxBodyBytes      int           // MAX_BODY_BYTES: largest request body read, whatever its headers, default 16384
+	BodyReadTimeout   time.Duration // BODY_READ_TIMEOUT: time to receive a request body, default 10s
+	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT: time to receive a request's headers, default 10s
+	AuditRetention    time.Duration // AUDIT_RETENTION: audit rows older than this are pruned, default 4320h (180 days)
 
 	SSOOIDCIssuer       string // SSO_OIDC_ISSUER: generic OpenID Connect
 	SSOOIDCClientID     string // SSO_OIDC_CLIENT_ID
@@ -180,6 +183,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.LogMaxValueBytes = intVar("LOG_MAX_VALUE_BYTES", 1024, 64, 1<<20)
 	c.SecurityLogBurst = intVar("SECURITY_LOG_BURST", 20, 1, 100000)
 	c.SecurityLogWindow = durVar("SECURITY_LOG_WINDOW", time.Minute, time.Second, 24*time.Hour)
+	c.MaxBodyBytes = intVar("MAX_BODY_BYTES", 16<<10, 1<<10, 64<<20)
+	c.BodyReadTimeout = durVar("BODY_READ_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.ReadHeaderTimeout = durVar("READ_HEADER_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute)
 	c.AuditRetention = durVar("AUDIT_RETENTION", 180*24*time.Hour, time.Hour, 10*365*24*time.Hour)
 	c.SSOOIDCIssuer = strings.TrimSpace(getenv("SSO_OIDC_ISSUER"))
 	c.SSOOIDCClientID = strings.TrimSpace(getenv("SSO_OIDC_CLIENT_ID"))

@@ -166,7 +166,7 @@ func (s *Server) Router() chi.Router { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.begin, s.checkHost, s.redirectHTTPS, s.headers, s.cors)
+	r.Use(s.begin, s.checkHost, s.redirectHTTPS, s.headers, s.cors, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 	})

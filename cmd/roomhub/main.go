@@ -326,7 +326,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	hs := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
