@@ -16,33 +16,35 @@ import (
 
 // Config is the server's configuration.
 type Config struct {
-	Addr              string        // ADDR, default ":8080"
-	SecretKey         string        // SECRET_KEY: signs CSRF tokens
-	Debug             bool          // DEBUG, default false
-	AllowedHosts      []string      // ALLOWED_HOSTS, comma-separated; ".example.com" matches subdomains
-	AgoraAppID        string        // AGORA_APP_ID
-	AgoraCertificate  string        // AGORA_APP_CERTIFICATE: never leaves the server
-	AgoraTokenTTL     time.Duration // AGORA_TOKEN_TTL, default 1h
-	SecureSSLRedirect bool          // SECURE_SSL_REDIRECT
-	HSTSSeconds       int           // SECURE_HSTS_SECONDS, default 31536000 (0 in DEBUG)
-	TrustedProxies    []netip.Prefix
-	CORSOrigins       []string      // CORS_ALLOWED_ORIGINS
-	DataDir           string        // DATA_DIR, default "./data"
-	LogFile           string        // LOG_FILE, optional, rotated 5 MB x 5
-	LogMaxValueBytes  int           // LOG_MAX_VALUE_BYTES: longest logged value (User-Agent, path, ...), default 1024
-	SecurityLogBurst  int           // SECURITY_LOG_BURST: security events of one kind per address per window, default 20
-	SecurityLogWindow time.Duration // SECURITY_LOG_WINDOW: that window, default 1m; repeats past the burst are counted
-	MemberGrace       time.Duration // MEMBER_GRACE, default 15s
-	MaxRoomMembers    int           // MAX_ROOM_MEMBERS, default 200
-	MaxOrgRooms       int           // MAX_ORG_ROOMS, default 1000
-	MaxLiveStreams    int           // MAX_LIVE_STREAMS: live dashboard streams per node, default 1000
-	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT, default 10s
-	NodeHeartbeat     time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
-	NodeTTL           time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
-	MetricsAddr       string        // METRICS_ADDR: Prometheus listener, default 127.0.0.1:9464; "off" disables
-	PprofAddr         string        // PPROF_ADDR: optional loopback listener for the Go profiler
-	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
-	DatabaseURL       string        // DATABASE_URL: postgres://... for PostgreSQL
+	Addr                  string        // ADDR, default ":8080"
+	SecretKey             string        // SECRET_KEY: signs CSRF tokens
+	Debug                 bool          // DEBUG, default false
+	AllowedHosts          []string      // ALLOWED_HOSTS, comma-separated; ".example.com" matches subdomains
+	AgoraAppID            string        // AGORA_APP_ID
+	AgoraCertificate      string        // AGORA_APP_CERTIFICATE: never leaves the server
+	AgoraTokenTTL         time.Duration // AGORA_TOKEN_TTL, default 1h
+	SecureSSLRedirect     bool          // SECURE_SSL_REDIRECT
+	HSTSSeconds           int           // SECURE_HSTS_SECONDS, default 31536000 (0 in DEBUG)
+	TrustedProxies        []netip.Prefix
+	CORSOrigins           []string      // CORS_ALLOWED_ORIGINS
+	DataDir               string        // DATA_DIR, default "./data"
+	LogFile               string        // LOG_FILE, optional, rotated 5 MB x 5
+	LogMaxValueBytes      int           // LOG_MAX_VALUE_BYTES: longest logged value (User-Agent, path, ...), default 1024
+	SecurityLogBurst      int           // SECURITY_LOG_BURST: security events of one kind per address per window, default 20
+	SecurityLogWindow     time.Duration // SECURITY_LOG_WINDOW: that window, default 1m; repeats past the burst are counted
+	MemberGrace           time.Duration // MEMBER_GRACE, default 15s
+	MaxRoomMembers        int           // MAX_ROOM_MEMBERS, default 200
+	MaxOrgRooms           int           // MAX_ORG_ROOMS, default 1000
+	MaxLiveStreams        int           // MAX_LIVE_STREAMS: live dashboard streams per node, default 1000
+	MaxLiveStreamsPerUser int           // MAX_LIVE_STREAMS_PER_USER: per user on a node, default 10
+	MaxLiveStreamsPerOrg  int           // MAX_LIVE_STREAMS_PER_ORG: per organization on a node, default 100
+	ShutdownTimeout       time.Duration // SHUTDOWN_TIMEOUT, default 10s
+	NodeHeartbeat         time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
+	NodeTTL               time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
+	MetricsAddr           string        // METRICS_ADDR: Prometheus listener, default 127.0.0.1:9464; "off" disables
+	PprofAddr             string        // PPROF_ADDR: optional loopback listener for the Go profiler
+	RedisURL              string        // REDIS_URL: bus, presence and rate limits on Redis
+	DatabaseURL           string        // DATABASE_URL: postgres://... for PostgreSQL
 	// WebhookAllowNets (WEBHOOK_ALLOW_NETS, comma-separated CIDRs or
 	// addresses) are networks webhooks may reach despite the SSRF rules
 	// (loopback, private, link-local, ... are refused); empty by default.
@@ -231,6 +233,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxRoomMembers = intVar("MAX_ROOM_MEMBERS", 200, 1, 100000)
 	c.MaxOrgRooms = intVar("MAX_ORG_ROOMS", 1000, 1, 1000000)
 	c.MaxLiveStreams = intVar("MAX_LIVE_STREAMS", 1000, 1, 100000)
+	c.MaxLiveStreamsPerUser = intVar("MAX_LIVE_STREAMS_PER_USER", 10, 1, 100000)
+	c.MaxLiveStreamsPerOrg = intVar("MAX_LIVE_STREAMS_PER_ORG", 100, 1, 100000)
 	c.AllowedHosts = list(getenv("ALLOWED_HOSTS"))
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
 	for _, o := range c.CORSOrigins {

@@ -90,7 +90,9 @@ func TestBodyCapWhateverTheHeaders(t *testing.T) {
 			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": v.csrf, "Accept": "text/html"}, false},
 		{"multipart", func() io.Reader { return bytes.NewReader(mp.Bytes()) },
 			map[string]string{"Content-Type": mw.FormDataContentType(), "X-CSRF-Token": v.csrf}, false},
-		{"chunked with CSRF header", func() io.Reader { return io.MultiReader(strings.NewReader("email=a%40b.c&password="), strings.NewReader(big)) },
+		{"chunked with CSRF header", func() io.Reader {
+			return io.MultiReader(strings.NewReader("email=a%40b.c&password="), strings.NewReader(big))
+		},
 			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": v.csrf}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

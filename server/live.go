@@ -180,6 +180,11 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.liveStreams.Add(-1)
+	release := s.acquireLiveStream(w, r)
+	if release == nil {
+		return
+	}
+	defer release()
 	ctx := r.Context()
 	st := reqState(r)
 	org := st.dash.org
