@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"roomhub"
 )
 
 // Rotation limits for LOG_FILE, from the seed: 5 MB files, 5 backups.
@@ -32,6 +34,11 @@ func New(w io.Writer, level slog.Level) *slog.Logger {
 }
 
 func redact(groups []string, a slog.Attr) slog.Attr {
+	// Paths may carry one-time tokens (/invite/{token}, /o/{org}/join/{token}):
+	// whoever reads the log must not be able to use the link.
+	if a.Key == "path" && a.Value.Kind() == slog.KindString {
+		return slog.String(a.Key, roomhub.RedactPath(a.Value.String()))
+	}
 	if secretKeys.MatchString(a.Key) && a.Key != "event" {
 		// "token_generated" events name tokens without carrying one.
 		if a.Value.Kind() == slog.KindString && a.Value.String() == "" {
