@@ -386,7 +386,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) page(w http.ResponseWriter, r *http.Request, code int, name string, p ui.Page) {
 	st := reqState(r)
 	p.Nonce = st.nonce
-	p.CSRFToken = s.csrfToken(s.ensureCookie(w, r))
+	p.CSRFToken = s.pageCSRF(w, r)
 	p.Base = st.base
 	p.OrgName = st.org.Name
 	if st.org.ID != 0 {
