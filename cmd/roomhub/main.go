@@ -203,6 +203,9 @@ func serve(getenv func(string) string, stdout, stderr io.Writer) int {
 	if cfg.Debug {
 		log.Warn("DEBUG is on: cookies are not Secure and HSTS is off; never run production like this")
 	}
+	for _, w := range startupWarnings(cfg) {
+		log.Warn(w)
+	}
 	if cfg.MasterKey == "" || cfg.APIKeySecret == "" { // only reachable with DEBUG=true
 		if err := devKeys(&cfg); err != nil {
 			fmt.Fprintln(stderr, "roomhub:", err)
