@@ -26,7 +26,8 @@ type Limits struct {
 var DefaultLimits = Limits{MaxValue: 1024, Burst: 20, Window: time.Minute}
 
 // maxTrackedKeys bounds the (event, address) pairs the guard remembers;
-// past it, the oldest window's pairs are forgotten all at once.
+// pairs whose window ended are swept once a window, and if the map is
+// still full it starts over.
 const maxTrackedKeys = 10000
 
 // NewLimited is New with limits.
@@ -58,8 +59,37 @@ type window struct {
 }
 
 type guardState struct {
-	mu   sync.Mutex
-	seen map[guardKey]*window
+	mu        sync.Mutex
+	seen      map[guardKey]*window
+	lastSweep time.Time
+}
+
+// sweep removes the pairs whose window has ended and returns the counts of
+// those that had repeats suppressed, so they are reported even when that
+// address sends nothing more. Called with mu held, at most once a window.
+func (st *guardState) sweep(now time.Time, window time.Duration) []slog.Record {
+	if now.Sub(st.lastSweep) < window {
+		return nil
+	}
+	st.lastSweep = now
+	var out []slog.Record
+	for k, w := range st.seen {
+		if now.Sub(w.start) < window {
+			continue
+		}
+		if w.suppressed > 0 {
+			out = append(out, summary(now, k, w.suppressed, w.start))
+		}
+		delete(st.seen, k)
+	}
+	return out
+}
+
+func summary(now time.Time, k guardKey, n int, since time.Time) slog.Record {
+	r := slog.NewRecord(now, slog.LevelWarn, "security events suppressed", 0)
+	r.AddAttrs(slog.Bool("security", true), slog.String("event", "suppressed"), slog.String("suppressed_event", k.event),
+		slog.String("ip", k.ip), slog.Int("count", n), slog.Time("since", since))
+	return r
 }
 
 type guard struct {
@@ -108,22 +138,16 @@ func (g *guard) Handle(ctx context.Context, r slog.Record) error {
 		now = time.Now()
 	}
 	g.state.mu.Lock()
+	var reports []slog.Record
 	w := g.state.seen[k]
-	var report int
-	var since time.Time
 	if w == nil || now.Sub(w.start) >= g.limits.Window {
-		if w != nil {
-			report, since = w.suppressed, w.start
+		if w != nil && w.suppressed > 0 {
+			reports = append(reports, summary(now, k, w.suppressed, w.start))
 		}
-		if w == nil && len(g.state.seen) >= maxTrackedKeys {
-			for key, old := range g.state.seen {
-				if now.Sub(old.start) >= g.limits.Window {
-					delete(g.state.seen, key)
-				}
-			}
-			if len(g.state.seen) >= maxTrackedKeys {
-				g.state.seen = map[guardKey]*window{}
-			}
+		delete(g.state.seen, k)
+		reports = append(reports, g.state.sweep(now, g.limits.Window)...)
+		if len(g.state.seen) >= maxTrackedKeys {
+			g.state.seen = map[guardKey]*window{} // a flood from very many addresses: start over
 		}
 		w = &window{start: now}
 		g.state.seen[k] = w
@@ -134,10 +158,7 @@ func (g *guard) Handle(ctx context.Context, r slog.Record) error {
 		w.suppressed++
 	}
 	g.state.mu.Unlock()
-	if report > 0 {
-		sum := slog.NewRecord(now, slog.LevelWarn, "security events suppressed", 0)
-		sum.AddAttrs(slog.Bool("security", true), slog.String("event", "suppressed"), slog.String("suppressed_event", k.event),
-			slog.String("ip", k.ip), slog.Int("count", report), slog.Time("since", since))
+	for _, sum := range reports {
 		if err := g.inner.Handle(ctx, sum); err != nil {
 			return err
 		}

@@ -74,3 +74,27 @@ func TestOneClientCannotRotateTheEvidenceAway(t *testing.T) {
 		t.Errorf("ordinary lines: %d lines, %d bytes", n, ordinary.Len())
 	}
 }
+
+// TestSuppressedCountReportedAfterTheFloodStops: the count of an address
+// that floods and then goes quiet is reported by the next security event
+// from anyone once its window is over.
+func TestSuppressedCountReportedAfterTheFloodStops(t *testing.T) {
+	var buf strings.Builder
+	h := New(&buf, slog.LevelInfo).Handler()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	emit := func(at time.Time, ip string) {
+		r := slog.NewRecord(at, slog.LevelWarn, "security event", 0)
+		r.AddAttrs(slog.Bool("security", true), slog.String("event", "csrf_failure"), slog.String("ip", ip))
+		h.Handle(context.Background(), r)
+	}
+	for range DefaultLimits.Burst + 7 {
+		emit(t0, "203.0.113.9")
+	}
+	if strings.Contains(buf.String(), `"event":"suppressed"`) {
+		t.Fatal("reported before the window ended")
+	}
+	emit(t0.Add(DefaultLimits.Window+time.Second), "198.51.100.1")
+	if !strings.Contains(buf.String(), `"suppressed_event":"csrf_failure","ip":"203.0.113.9","count":7`) {
+		t.Fatalf("the quiet flooder's count is not reported:\n%s", buf.String())
+	}
+}
