@@ -16,50 +16,41 @@ import (
 
 // Config is the server's configuration.
 type Config struct {
-	Addr                  string        // ADDR, default ":8080"
-	SecretKey             string        // SECRET_KEY: signs CSRF tokens
-	Debug                 bool          // DEBUG, default false
-	AllowedHosts          []string      // ALLOWED_HOSTS, comma-separated; ".example.com" matches subdomains
-	AgoraAppID            string        // AGORA_APP_ID
-	AgoraCertificate      string        // AGORA_APP_CERTIFICATE: never leaves the server
-	AgoraTokenTTL         time.Duration // AGORA_TOKEN_TTL, default 1h
-	SecureSSLRedirect     bool          // SECURE_SSL_REDIRECT
-	HSTSSeconds           int           // SECURE_HSTS_SECONDS, default 31536000 (0 in DEBUG)
-	TrustedProxies        []netip.Prefix
-	CORSOrigins           []string      // CORS_ALLOWED_ORIGINS
-	DataDir               string        // DATA_DIR, default "./data"
-	LogFile               string        // LOG_FILE, optional, rotated 5 MB x 5
-	LogMaxValueBytes      int           // LOG_MAX_VALUE_BYTES: longest logged value (User-Agent, path, ...), default 1024
-	SecurityLogBurst      int           // SECURITY_LOG_BURST: security events of one kind per address per window, default 20
-	SecurityLogWindow     time.Duration // SECURITY_LOG_WINDOW: that window, default 1m; repeats past the burst are counted
-	MemberGrace           time.Duration // MEMBER_GRACE, default 15s
-	MaxRoomMembers        int           // MAX_ROOM_MEMBERS, default 200
-	MaxOrgRooms           int           // MAX_ORG_ROOMS, default 1000
-	MaxLiveStreams        int           // MAX_LIVE_STREAMS: live dashboard streams per node, default 1000
-	MaxLiveStreamsPerUser int           // MAX_LIVE_STREAMS_PER_USER: per user on a node, default 10
-	MaxLiveStreamsPerOrg  int           // MAX_LIVE_STREAMS_PER_ORG: per organization on a node, default 100
-	ShutdownTimeout       time.Duration // SHUTDOWN_TIMEOUT, default 10s
-	NodeHeartbeat         time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
-	NodeTTL               time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
-	MetricsAddr           string        // METRICS_ADDR: Prometheus listener, default 127.0.0.1:9464; "off" disables
-	PprofAddr             string        // PPROF_ADDR: optional loopback listener for the Go profiler
-	RedisURL              string        // REDIS_URL: bus, presence and rate limits on Redis
-	DatabaseURL           string        // DATABASE_URL: postgres://... for PostgreSQL
+	Addr              string        // ADDR, default ":8080"
+	SecretKey         string        // SECRET_KEY: signs CSRF tokens
+	Debug             bool          // DEBUG, default false
+	AllowedHosts      []string      // ALLOWED_HOSTS, comma-separated; ".example.com" matches subdomains
+	AgoraAppID        string        // AGORA_APP_ID
+	AgoraCertificate  string        // AGORA_APP_CERTIFICATE: never leaves the server
+	AgoraTokenTTL     time.Duration // AGORA_TOKEN_TTL, default 1h
+	SecureSSLRedirect bool          // SECURE_SSL_REDIRECT
+	HSTSSeconds       int           // SECURE_HSTS_SECONDS, default 31536000 (0 in DEBUG)
+	TrustedProxies    []netip.Prefix
+	CORSOrigins       []string      // CORS_ALLOWED_ORIGINS
+	DataDir           string        // DATA_DIR, default "./data"
+	LogFile           string        // LOG_FILE, optional, rotated 5 MB x 5
+	MemberGrace       time.Duration // MEMBER_GRACE, default 15s
+	MaxRoomMembers    int           // MAX_ROOM_MEMBERS, default 200
+	MaxOrgRooms       int           // MAX_ORG_ROOMS, default 1000
+	MaxLiveStreams    int           // MAX_LIVE_STREAMS: live dashboard streams per node, default 1000
+	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT, default 10s
+	NodeHeartbeat     time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
+	NodeTTL           time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
+	MetricsAddr       string        // METRICS_ADDR: Prometheus listener, default 127.0.0.1:9464; "off" disables
+	PprofAddr         string        // PPROF_ADDR: optional loopback listener for the Go profiler
+	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
+	DatabaseURL       string        // DATABASE_URL: postgres://... for PostgreSQL
 	// WebhookAllowNets (WEBHOOK_ALLOW_NETS, comma-separated CIDRs or
 	// addresses) are networks webhooks may reach despite the SSRF rules
 	// (loopback, private, link-local, ... are refused); empty by default.
 	WebhookAllowNets []netip.Prefix
 
-	MasterKey         string        // APP_MASTER_KEY: base64 of 32 bytes; encrypts stored secrets
-	APIKeySecret      string        // API_KEY_SECRET: HMAC key for API keys; differs from SECRET_KEY
-	PublicURL         string        // PUBLIC_URL: https://host as users reach it; links and SSO callbacks
-	LockoutLimit      int           // LOCKOUT_LIMIT: failed logins per (email, IP) before a lock, default 5
-	LockoutDuration   time.Duration // LOCKOUT_DURATION: how long the lock lasts, default 1h
-	InviteTTL         time.Duration // INVITE_TTL: lifetime of invitation and reset links, default 72h
-	MaxBodyBytes      int           // MAX_BODY_BYTES: largest request body read, whatever its headers, default 16384
-	BodyReadTimeout   time.Duration // BODY_READ_TIMEOUT: time to receive a request body, default 10s
-	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT: time to receive a request's headers, default 10s
-	AuditRetention    time.Duration // AUDIT_RETENTION: audit rows older than this are pruned, default 4320h (180 days)
+	MasterKey       string        // APP_MASTER_KEY: base64 of 32 bytes; encrypts stored secrets
+	APIKeySecret    string        // API_KEY_SECRET: HMAC key for API keys; differs from SECRET_KEY
+	PublicURL       string        // PUBLIC_URL: https://host as users reach it; links and SSO callbacks
+	LockoutLimit    int           // LOCKOUT_LIMIT: failed logins per (email, IP) before a lock, default 5
+	LockoutDuration time.Duration // LOCKOUT_DURATION: how long the lock lasts, default 1h
+	InviteTTL       time.Duration // INVITE_TTL: lifetime of invitation and reset links, default 72h
 
 	SSOOIDCIssuer       string // SSO_OIDC_ISSUER: generic OpenID Connect
 	SSOOIDCClientID     string // SSO_OIDC_CLIENT_ID
@@ -71,6 +62,17 @@ type Config struct {
 	SSOAzureClientID    string // SSO_AZUREAD_CLIENT_ID: Microsoft Entra ID
 	SSOAzureSecret      string // SSO_AZUREAD_CLIENT_SECRET
 	SSOAzureTenant      string // SSO_AZUREAD_TENANT: tenant id, or "common"/"organizations"
+
+	// Limits against flooding and slow clients (each in .env.example).
+	LogMaxValueBytes      int           // LOG_MAX_VALUE_BYTES: longest logged value (User-Agent, path, ...), default 1024
+	SecurityLogBurst      int           // SECURITY_LOG_BURST: security events of one kind per address per window, default 20
+	SecurityLogWindow     time.Duration // SECURITY_LOG_WINDOW: that window, default 1m; repeats past the burst are counted
+	MaxLiveStreamsPerUser int           // MAX_LIVE_STREAMS_PER_USER: per user on a node, default 10
+	MaxLiveStreamsPerOrg  int           // MAX_LIVE_STREAMS_PER_ORG: per organization on a node, default 100
+	MaxBodyBytes          int           // MAX_BODY_BYTES: largest request body read, whatever its headers, default 16384
+	BodyReadTimeout       time.Duration // BODY_READ_TIMEOUT: time to receive a request body, default 10s
+	ReadHeaderTimeout     time.Duration // READ_HEADER_TIMEOUT: time to receive a request's headers, default 10s
+	AuditRetention        time.Duration // AUDIT_RETENTION: audit rows older than this are pruned, default 4320h (180 days)
 }
 
 // MinAPIKeySecretLen is the shortest API_KEY_SECRET accepted outside DEBUG.

@@ -103,24 +103,25 @@ type Server struct {
 	history  roomhub.History
 	// liveStreams counts the open live dashboard streams (MaxLiveStreams).
 	liveStreams atomic.Int64
-	// streams counts them per user and per organization.
-	streams    streamCounts
-	node       *hub.Node
-	tokens     *agora.Tenants
-	box        *secret.Box
-	policy     *account.Policy
-	hasher     *account.Hasher
-	sso        *sso.SSO
-	ui         *ui.UI
-	log        *slog.Logger
-	clock      clock.Clock
-	cop        *http.CrossOriginProtection
-	counter    func(name string, window time.Duration) httprate.LimitCounter
-	ready      func(ctx context.Context) error
-	obs        Observer
-	defaultOrg roomhub.Org
-	router     chi.Router
-	limiters   map[string]func(http.Handler) http.Handler // by limit name, built with the routes
+	node        *hub.Node
+	tokens      *agora.Tenants
+	box         *secret.Box
+	policy      *account.Policy
+	hasher      *account.Hasher
+	sso         *sso.SSO
+	ui          *ui.UI
+	log         *slog.Logger
+	clock       clock.Clock
+	cop         *http.CrossOriginProtection
+	counter     func(name string, window time.Duration) httprate.LimitCounter
+	ready       func(ctx context.Context) error
+	obs         Observer
+	defaultOrg  roomhub.Org
+	router      chi.Router
+	limiters    map[string]func(http.Handler) http.Handler // by limit name, built with the routes
+
+	// streams counts the open live streams per user and per organization.
+	streams streamCounts
 }
 
 // New builds the server and its routes. It loads the default organization,
