@@ -20,7 +20,7 @@ const (
 
 // WebhookEventTypes are the event types an endpoint may subscribe to, in
 // the order the dashboard lists them.
-var WebhookEventTypes = []string{EventRoomStarted, EventRoomFinished, EventMemberJoined, EventMemberLeft}
+var WebhookEventTypes = []string{EventRoomStarted, EventRoomFinished, EventMemberJoined, EventMemberLeft, EventVideoIntruder}
 
 // ValidWebhookEvent reports whether typ is a subscribable event type.
 func ValidWebhookEvent(typ string) bool {
@@ -174,3 +174,8 @@ type Webhooks interface {
 	// updated before before.
 	PruneWebhookDeliveries(ctx context.Context, before time.Time) (int, error)
 }
+
+// EventVideoIntruder is sent when a uid is in a room's Agora channel with
+// no member behind it (a leaked or forged token). data: room, uid,
+// removing (whether Roomhub removes it), detected_at.
+const EventVideoIntruder = "video_intruder"

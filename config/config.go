@@ -14,6 +14,11 @@ import (
 	"time"
 )
 
+// DefaultAgoraTokenTTL is short so that a member no longer admitted loses
+// the video within minutes even without Agora's REST API: pages renew a
+// minute ahead of expiry (docs/agora.md has the renewal traffic).
+const DefaultAgoraTokenTTL = 10 * time.Minute
+
 // Config is the server's configuration.
 type Config struct {
 	Addr              string        // ADDR, default ":8080"
@@ -22,7 +27,7 @@ type Config struct {
 	AllowedHosts      []string      // ALLOWED_HOSTS, comma-separated; ".example.com" matches subdomains
 	AgoraAppID        string        // AGORA_APP_ID
 	AgoraCertificate  string        // AGORA_APP_CERTIFICATE: never leaves the server
-	AgoraTokenTTL     time.Duration // AGORA_TOKEN_TTL, default 1h
+	AgoraTokenTTL     time.Duration // AGORA_TOKEN_TTL, default 10m
 	SecureSSLRedirect bool          // SECURE_SSL_REDIRECT
 	HSTSSeconds       int           // SECURE_HSTS_SECONDS, default 31536000 (0 in DEBUG)
 	TrustedProxies    []netip.Prefix
@@ -36,6 +41,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT, default 10s
 	NodeHeartbeat     time.Duration // NODE_HEARTBEAT: how often a node refreshes its liveness (cluster), default 5s
 	NodeTTL           time.Duration // NODE_TTL: a node silent this long is dead (cluster), default 15s
+	EmptyRoomTTL      time.Duration // EMPTY_ROOM_TTL: how long Redis keeps an empty room's sequence number, default 10m
 	MetricsAddr       string        // METRICS_ADDR: Prometheus listener, default 127.0.0.1:9464; "off" disables
 	PprofAddr         string        // PPROF_ADDR: optional loopback listener for the Go profiler
 	RedisURL          string        // REDIS_URL: bus, presence and rate limits on Redis
@@ -44,6 +50,17 @@ type Config struct {
 	// addresses) are networks webhooks may reach despite the SSRF rules
 	// (loopback, private, link-local, ... are refused); empty by default.
 	WebhookAllowNets []netip.Prefix
+
+	// Agora's REST API and notifications (docs/agora.md), for the default
+	// organization and every one on the server's Agora project.
+	AgoraCustomerID     string        // AGORA_CUSTOMER_ID
+	AgoraCustomerSecret string        // AGORA_CUSTOMER_SECRET
+	AgoraNCSSecret      string        // AGORA_NCS_SECRET: verifies notifications
+	AgoraAPIURL         string        // AGORA_API_URL, default https://api.agora.io
+	AgoraAPIRate        int           // AGORA_API_RATE: REST calls per second per account, default 8 (Agora allows 10)
+	AgoraQueueSize      int           // AGORA_QUEUE_SIZE: video removals waiting, default 1000
+	AgoraNCSMaxBytes    int           // AGORA_NCS_MAX_BYTES: a notification's body, default 16384
+	AgoraIntruderGrace  time.Duration // AGORA_INTRUDER_GRACE: a uid in the video without a member this long is an intruder, default 5s
 
 	MasterKey       string        // APP_MASTER_KEY: base64 of 32 bytes; encrypts stored secrets
 	APIKeySecret    string        // API_KEY_SECRET: HMAC key for API keys; differs from SECRET_KEY
@@ -224,11 +241,26 @@ func Load(getenv func(string) string) (Config, error) {
 		hstsDefault = 0
 	}
 	c.HSTSSeconds = intVar("SECURE_HSTS_SECONDS", hstsDefault, 0, 2*31536000)
-	c.AgoraTokenTTL = durVar("AGORA_TOKEN_TTL", time.Hour, time.Minute, 24*time.Hour)
+	c.AgoraTokenTTL = durVar("AGORA_TOKEN_TTL", DefaultAgoraTokenTTL, time.Minute, 24*time.Hour)
+	c.AgoraCustomerID = strings.TrimSpace(getenv("AGORA_CUSTOMER_ID"))
+	c.AgoraCustomerSecret = strings.TrimSpace(getenv("AGORA_CUSTOMER_SECRET"))
+	c.AgoraNCSSecret = strings.TrimSpace(getenv("AGORA_NCS_SECRET"))
+	c.AgoraAPIURL = or(strings.TrimSpace(getenv("AGORA_API_URL")), "https://api.agora.io")
+	if !strings.HasPrefix(c.AgoraAPIURL, "https://") && !strings.HasPrefix(c.AgoraAPIURL, "http://") {
+		probs = append(probs, Problem{"AGORA_API_URL", "must be an http(s) URL such as https://api.agora.io"})
+	}
+	if (c.AgoraCustomerID == "") != (c.AgoraCustomerSecret == "") {
+		probs = append(probs, Problem{"AGORA_CUSTOMER_SECRET", "AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET must be set together"})
+	}
+	c.AgoraAPIRate = intVar("AGORA_API_RATE", 8, 1, 10)
+	c.AgoraQueueSize = intVar("AGORA_QUEUE_SIZE", 1000, 1, 100000)
+	c.AgoraNCSMaxBytes = intVar("AGORA_NCS_MAX_BYTES", 16<<10, 1<<10, 1<<20)
+	c.AgoraIntruderGrace = durVar("AGORA_INTRUDER_GRACE", 5*time.Second, 0, 10*time.Minute)
 	c.MemberGrace = durVar("MEMBER_GRACE", 15*time.Second, 100*time.Millisecond, time.Hour)
 	c.ShutdownTimeout = durVar("SHUTDOWN_TIMEOUT", 10*time.Second, time.Second, 5*time.Minute)
 	c.NodeHeartbeat = durVar("NODE_HEARTBEAT", 5*time.Second, 100*time.Millisecond, time.Minute)
 	c.NodeTTL = durVar("NODE_TTL", 15*time.Second, 300*time.Millisecond, 10*time.Minute)
+	c.EmptyRoomTTL = durVar("EMPTY_ROOM_TTL", 10*time.Minute, time.Second, 7*24*time.Hour)
 	if c.NodeTTL < 2*c.NodeHeartbeat {
 		probs = append(probs, Problem{"NODE_TTL", fmt.Sprintf("must be at least twice NODE_HEARTBEAT (%s)", c.NodeHeartbeat)})
 	}

@@ -69,6 +69,12 @@ func TestProductionRefusesInsecureSettings(t *testing.T) {
 		{"sso id without secret", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "PUBLIC_URL": "https://h", "SSO_GOOGLE_CLIENT_ID": "x"}, "SSO_GOOGLE_CLIENT_ID"},
 		{"sso without public url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "SSO_GITHUB_CLIENT_ID": "x", "SSO_GITHUB_CLIENT_SECRET": "y"}, "PUBLIC_URL"},
 		{"oidc without issuer", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "PUBLIC_URL": "https://h", "SSO_OIDC_CLIENT_ID": "x", "SSO_OIDC_CLIENT_SECRET": "y"}, "SSO_OIDC_ISSUER"},
+		{"half of agora rest", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_CUSTOMER_ID": "x"}, "AGORA_CUSTOMER_SECRET"},
+		{"bad agora api url", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_API_URL": "api.agora.io"}, "AGORA_API_URL"},
+		{"agora rate above agora's", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_API_RATE": "11"}, "AGORA_API_RATE"},
+		{"zero agora queue", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_QUEUE_SIZE": "0"}, "AGORA_QUEUE_SIZE"},
+		{"huge notification cap", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_NCS_MAX_BYTES": "2000000"}, "AGORA_NCS_MAX_BYTES"},
+		{"bad intruder grace", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "AGORA_INTRUDER_GRACE": "soon"}, "AGORA_INTRUDER_GRACE"},
 		{"public url with path", map[string]string{"SECRET_KEY": goodKey, "ALLOWED_HOSTS": "h", "PUBLIC_URL": "https://h/app"}, "PUBLIC_URL"},
 	}
 	for _, tc := range tests {
@@ -93,7 +99,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DEBUG with nothing else must start: %v", err)
 	}
-	if c.Addr != ":8080" || c.DataDir != "./data" || c.AgoraTokenTTL != time.Hour || c.MemberGrace != 15*time.Second ||
+	if c.Addr != ":8080" || c.DataDir != "./data" || c.AgoraTokenTTL != 10*time.Minute ||
+		c.AgoraAPIURL != "https://api.agora.io" || c.AgoraAPIRate != 8 || c.AgoraQueueSize != 1000 || c.AgoraNCSMaxBytes != 16384 || c.AgoraIntruderGrace != 5*time.Second || c.MemberGrace != 15*time.Second ||
 		c.MaxRoomMembers != 200 || c.MaxLiveStreams != 1000 || c.HSTSSeconds != 0 || c.ShutdownTimeout != 10*time.Second {
 		t.Fatalf("defaults %+v", c)
 	}

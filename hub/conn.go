@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,28 +16,43 @@ import (
 	"roomhub/clock"
 )
 
-// outFrame is a queued frame and when its event reached this node, for the
-// delivery-latency measurement.
+// outFrame is a queued wire frame (header and payload, see wire) and when
+// its event reached this node, for the delivery-latency measurement.
 type outFrame struct {
 	frame []byte
 	at    time.Time
 }
 
+// pendingEvent is a room event that arrived before the snapshot, with its
+// wire frame.
+type pendingEvent struct {
+	ev   Event
+	wire []byte
+}
+
 // conn is one member socket. Its only long-lived goroutine is the reader
 // (the HTTP handler's own); a writer goroutine exists only while frames are
 // queued, and pings run from a timer. That keeps an idle socket cheap.
+//
+// Room frames are written on the connection itself (raw), not through the
+// WebSocket library: each event's frame is framed once per node (wire) and
+// the same bytes go to every socket, and frames queued together leave in
+// one writev. The library still reads, and writes control frames (ping,
+// pong, close); each of those is one write of its small buffer, and a write
+// on a connection is never interleaved with another, so frames stay whole.
 type conn struct {
 	n    *Node
 	ws   *websocket.Conn
+	raw  net.Conn
 	key  Key
 	uid  uint32
 	ctx  context.Context
 	room *localRoom
 
 	mu      sync.Mutex
-	ready   bool    // the snapshot is queued; events flow
-	pending []Event // events that arrived before the snapshot
-	minSeq  uint64  // the snapshot's seq: older events are already in it
+	ready   bool           // the snapshot is queued; events flow
+	pending []pendingEvent // events that arrived before the snapshot
+	minSeq  uint64         // the snapshot's seq: older events are already in it
 	lastSeq uint64
 	queue   []outFrame
 	spare   []outFrame
@@ -53,64 +69,85 @@ type conn struct {
 	refill time.Time
 }
 
-// Serve runs the socket of member uid of room k until it closes. The caller
-// has accepted the WebSocket and checked that the session owns the member.
-func (n *Node) Serve(ctx context.Context, ws *websocket.Conn, k Key, uid uint32) {
+// Serve sets up the socket of member uid of room k and returns; the socket
+// then lives on a goroutine of its own until it closes. The caller has
+// accepted the WebSocket and checked that the session owns the member.
+//
+// The setup (presence, the snapshot) runs on the caller's goroutine, whose
+// stack is already grown and is about to be freed; the socket's goroutine
+// starts small and only ever holds the read loop. That is most of an idle
+// socket's memory.
+func (n *Node) Serve(ctx context.Context, s *Socket, k Key, uid uint32) {
+	ws := s.WS
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
+	// However the socket ends, its connection is closed (see release). The
+	// library closes it by itself only when a close handshake completes; a
+	// peer that vanishes (a crashed tab, a phone in a tunnel) ends the read
+	// with an error and nothing else. A websocket.Conn that is never closed
+	// is never freed either: its finalizer sits on a structure that points
+	// back at itself, which the garbage collector does not finalize, so its
+	// buffers and file descriptor would stay for the life of the process.
+	refuse := func(why string, code websocket.StatusCode, reason string) {
+		n.Stats.closed(why)
+		ws.Close(code, reason)
+		ws.CloseNow() // after a completed handshake, does nothing
+		cancel()
+	}
 	ws.SetReadLimit(n.cfg.MaxFrameBytes)
-	c := &conn{n: n, ws: ws, key: k, uid: uid, ctx: ctx, tokens: float64(n.cfg.SignalBurst), refill: n.clock.Now()}
+	c := &conn{n: n, ws: ws, raw: s.raw, key: k, uid: uid, ctx: ctx, tokens: float64(n.cfg.SignalBurst), refill: n.clock.Now()}
 
 	if err := n.bus.Attach(ctx, k, uid); err != nil {
 		if roomhub.ErrorCode(err) == roomhub.ENOTFOUND {
-			n.Stats.closed(CloseByNotMember)
-			ws.Close(CloseNotMember, "not a member of this room")
+			refuse(CloseByNotMember, CloseNotMember, "not a member of this room")
 		} else {
 			n.log.Error("attach failed", "room", k.String(), "uid", uid, "err", err)
-			n.Stats.closed(CloseByUnavailable)
-			ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+			refuse(CloseByUnavailable, websocket.StatusTryAgainLater, "temporarily unavailable")
 		}
 		return
 	}
-	defer func() {
+	detachBus := func() {
 		if err := n.bus.Detach(context.WithoutCancel(ctx), k, uid, n.clock.Now()); err != nil {
 			n.log.Error("detach failed", "room", k.String(), "uid", uid, "err", err)
 		}
-	}()
+	}
 	if err := n.attach(ctx, c); err != nil {
+		detachBus()
 		switch err {
 		case errClosing:
-			n.Stats.closed(CloseByShutdown)
-			ws.Close(websocket.StatusGoingAway, "server shutting down")
+			refuse(CloseByShutdown, websocket.StatusGoingAway, "server shutting down")
 		case errTooMany:
-			n.Stats.closed(CloseByTooMany)
-			ws.Close(CloseTooMany, "too many connections for this member")
+			refuse(CloseByTooMany, CloseTooMany, "too many connections for this member")
 		default:
-			n.Stats.closed(CloseByUnavailable)
-			ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+			refuse(CloseByUnavailable, websocket.StatusTryAgainLater, "temporarily unavailable")
 		}
 		return
 	}
-	defer n.detach(c)
 	snap, err := n.bus.Snapshot(ctx, k)
 	if err != nil {
 		n.log.Error("snapshot failed", "room", k.String(), "err", err)
-		n.Stats.closed(CloseByUnavailable)
-		ws.Close(websocket.StatusTryAgainLater, "temporarily unavailable")
+		n.detach(c)
+		detachBus()
+		refuse(CloseByUnavailable, websocket.StatusTryAgainLater, "temporarily unavailable")
 		return
 	}
 	// The room's first snapshot on this node is where gap detection starts.
 	c.room.last.CompareAndSwap(0, snap.Seq)
 	c.start(snap)
-	c.read()
-	c.stop()
-	c.mu.Lock()
-	why := c.why
-	c.mu.Unlock()
-	if why == "" {
-		why = CloseByClient
-	}
-	n.Stats.closed(why)
+	go func() {
+		c.read()
+		c.stop()
+		c.mu.Lock()
+		why := c.why
+		c.mu.Unlock()
+		if why == "" {
+			why = CloseByClient
+		}
+		n.Stats.closed(why)
+		n.detach(c)
+		detachBus()
+		ws.CloseNow()
+		cancel()
+	}()
 }
 
 // ending records why the socket ends, if nothing did before; c.mu held.
@@ -129,11 +166,11 @@ func (c *conn) start(s Snapshot) {
 	}
 	c.ready, c.minSeq, c.lastSeq = true, s.Seq, s.Seq
 	now := time.Now()
-	c.push(SnapshotFrame(c.key.Room, s), now)
-	for _, ev := range c.pending {
-		if ev.Seq > c.minSeq {
-			c.lastSeq = ev.Seq
-			c.push(ev.Frame, now)
+	c.push(wire(SnapshotFrame(c.key.Room, s)), now)
+	for _, p := range c.pending {
+		if p.ev.Seq > c.minSeq {
+			c.lastSeq = p.ev.Seq
+			c.push(p.wire, now)
 		}
 	}
 	c.pending = nil
@@ -161,9 +198,9 @@ func (c *conn) stop() {
 	c.queue, c.pending = nil, nil
 }
 
-// event queues a room event that reached the node at at; called on the bus
-// delivery path.
-func (c *conn) event(ev Event, at time.Time) {
+// event queues a room event, framed as w, that reached the node at at;
+// called on the bus delivery path.
+func (c *conn) event(ev Event, w []byte, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing || c.done {
@@ -174,14 +211,14 @@ func (c *conn) event(ev Event, at time.Time) {
 			c.slow()
 			return
 		}
-		c.pending = append(c.pending, ev)
+		c.pending = append(c.pending, pendingEvent{ev, w})
 		return
 	}
 	if ev.Seq <= c.minSeq {
 		return
 	}
 	c.lastSeq = ev.Seq
-	c.push(ev.Frame, at)
+	c.push(w, at)
 }
 
 // reply queues a frame that answers this socket alone (token, error). It
@@ -192,7 +229,7 @@ func (c *conn) reply(typ string, body []byte) {
 	if c.closing || c.done {
 		return
 	}
-	c.push(Render(c.key.Room, c.lastSeq, typ, body), time.Now())
+	c.push(wire(Render(c.key.Room, c.lastSeq, typ, body)), time.Now())
 }
 
 // push queues a frame; c.mu held. A full queue means the peer is not
@@ -265,21 +302,31 @@ func (c *conn) flush() {
 		batch := c.queue
 		c.queue = c.spare[:0]
 		c.mu.Unlock()
-		for i, out := range batch {
-			// No deadline per write: arming one (a timer and a context
-			// callback) cost a fifth of the CPU of a delivery. A write stuck
-			// on a peer that stopped reading ends when the connection is
-			// cut: when the send queue overflows (slow) or a ping goes
-			// unanswered (doPing), whichever comes first.
-			err := c.ws.Write(context.Background(), websocket.MessageText, out.frame)
-			if err != nil {
-				c.ws.CloseNow()
-				c.mu.Lock()
-				c.ending(CloseByWriteFailed)
-				c.writing, c.done, c.queue = false, true, nil
-				c.mu.Unlock()
-				return
+		// No deadline per write: arming one (a timer and a context
+		// callback) cost a fifth of the CPU of a delivery. A write stuck on
+		// a peer that stopped reading ends when the connection is cut: when
+		// the send queue overflows (slow) or a ping goes unanswered
+		// (doPing), whichever comes first.
+		var err error
+		if len(batch) == 1 {
+			_, err = c.raw.Write(batch[0].frame)
+		} else {
+			// Frames queued together leave in one system call.
+			bufs := make(net.Buffers, len(batch))
+			for i, out := range batch {
+				bufs[i] = out.frame
 			}
+			_, err = bufs.WriteTo(c.raw)
+		}
+		if err != nil {
+			c.ws.CloseNow()
+			c.mu.Lock()
+			c.ending(CloseByWriteFailed)
+			c.writing, c.done, c.queue = false, true, nil
+			c.mu.Unlock()
+			return
+		}
+		for i, out := range batch {
 			if c.n.observe != nil {
 				c.n.observe(time.Since(out.at))
 			}
@@ -314,7 +361,11 @@ func (c *conn) doPing() {
 // read handles client frames until the socket closes.
 func (c *conn) read() {
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		// No context: one with a Done channel costs a registration per
+		// read (memory held while the socket idles, CPU per frame). The
+		// read ends when the connection is closed, which every way a
+		// socket ends does.
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			// An oversized frame ends the read with 1009 sent by us;
 			// anything else is the peer or the network.

@@ -465,8 +465,9 @@ func (n *Node) fanout(lr *localRoom, ev Event) {
 		return
 	}
 	at := time.Now()
+	w := wire(ev.Frame) // once for every socket of the room
 	for _, c := range *list {
-		c.event(ev, at)
+		c.event(ev, w, at)
 		if ev.Type == TypeLeave && ev.UID == c.uid {
 			c.closeAfterFlush(leaveCode(ev.Reason), "you left the room: "+ev.Reason)
 		}

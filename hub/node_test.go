@@ -41,6 +41,19 @@ type env struct {
 
 func newEnv(t testing.TB, cfg hub.Config) *env {
 	t.Helper()
+	e := newEnvNoCleanup(t, cfg)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		e.node.Shutdown(ctx)
+		e.srv.Close()
+	})
+	return e
+}
+
+// newEnvNoCleanup is newEnv for a test that shuts the node down itself.
+func newEnvNoCleanup(t testing.TB, cfg hub.Config) *env {
+	t.Helper()
 	e := &env{bus: memory.New(), store: hubtest.NewMemberStore(), clk: clock.NewFake(time.Unix(1_700_000_000, 0))}
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = 1000 * time.Hour // pings have their own test
@@ -49,18 +62,12 @@ func newEnv(t testing.TB, cfg hub.Config) *env {
 	e.node.Start()
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		uid, _ := strconv.ParseUint(r.URL.Query().Get("uid"), 10, 32)
-		ws, err := websocket.Accept(w, r, nil)
+		sock, err := hub.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
-		e.node.Serve(r.Context(), ws, hub.Key{Org: 1, Room: r.URL.Query().Get("room")}, uint32(uid))
+		e.node.Serve(r.Context(), sock, hub.Key{Org: 1, Room: r.URL.Query().Get("room")}, uint32(uid))
 	}))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		e.node.Shutdown(ctx)
-		e.srv.Close()
-	})
 	return e
 }
 
@@ -509,5 +516,41 @@ func TestCloseReasonsCounted(t *testing.T) {
 	waitClosed(t, e.node, hub.CloseByRoomClosed, 1)
 	if closes(e.node, hub.CloseByClient) != 1 {
 		t.Fatalf("client closes = %d, want 1", closes(e.node, hub.CloseByClient))
+	}
+}
+
+// TestFramesOfEverySizeArriveWhole: the node frames room events itself;
+// every length form (7-bit, 16-bit, 64-bit) reaches a standard client whole
+// and in order, alone or coalesced with others into one write.
+func TestFramesOfEverySizeArriveWhole(t *testing.T) {
+	e := newEnv(t, hub.Config{SendQueue: 4096})
+	e.join(t, "r", 1, "Ada")
+	c := e.dial(t, "r", 1)
+	c.must("snapshot")
+	k := hub.Key{Org: 1, Room: "r"}
+	sizes := []int{0, 1, 100, 125 - 40, 126, 1000, 65535 - 60, 65536, 70000, 200000}
+	for round := 0; round < 2; round++ {
+		// Round 0 one at a time; round 1 in a burst, so frames queue up
+		// and leave together.
+		for _, n := range sizes {
+			data := `{"n":"` + strings.Repeat("x", n) + `"}`
+			if _, err := e.bus.Publish(context.Background(), k, hub.SignalMessage(2, []byte(data))); err != nil {
+				t.Fatal(err)
+			}
+			if round == 0 {
+				f := c.must("signal")
+				if len(f.Data) != len(data) {
+					t.Fatalf("size %d: got %d bytes of data", n, len(f.Data))
+				}
+			}
+		}
+		if round == 1 {
+			for _, n := range sizes {
+				f := c.must("signal")
+				if len(f.Data) != n+8 {
+					t.Fatalf("burst, size %d: got %d bytes of data", n, len(f.Data))
+				}
+			}
+		}
 	}
 }

@@ -21,7 +21,7 @@ func TestProtocolDocument(t *testing.T) {
 	}
 	doc := string(b)
 	row := func(cell string) string { return "| `" + cell + "` |" }
-	for _, typ := range []string{hub.TypeSnapshot, hub.TypeJoin, hub.TypeLeave, hub.TypeSignal, hub.TypeToken, hub.TypeError} {
+	for _, typ := range []string{hub.TypeSnapshot, hub.TypeJoin, hub.TypeLeave, hub.TypeSignal, hub.TypeToken, hub.TypeError, hub.TypeVideo} {
 		if !strings.Contains(doc, row(typ)) {
 			t.Errorf("frame type %q is not in the server frame table", typ)
 		}

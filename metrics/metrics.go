@@ -253,3 +253,28 @@ func (c *funcCounterVec) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(f()), label)
 	}
 }
+
+// VideoCounters are the video service's counters (video.Stats).
+type VideoCounters struct {
+	Intruders                        func() int64
+	Removed, Failed                  func() int64
+	Accepted                         func() int64
+	Unsigned, Malformed, Unconfigure func() int64
+}
+
+// WatchVideo registers the counters of Agora video moderation:
+// intruders found, kicking rules by outcome and notifications by outcome.
+func (m *Metrics) WatchVideo(v VideoCounters) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomhub_video_intruders_total",
+		Help: "Uids found in a room's Agora channel with no member behind them."},
+		func() float64 { return float64(v.Intruders()) }))
+	m.reg.MustRegister(&funcCounterVec{
+		desc:   prometheus.NewDesc("roomhub_video_removals_total", "Agora kicking rules asked for by this node, by outcome: removed, failed (for good).", []string{"outcome"}, nil),
+		values: map[string]func() int64{"removed": v.Removed, "failed": v.Failed},
+	})
+	m.reg.MustRegister(&funcCounterVec{
+		desc: prometheus.NewDesc("roomhub_agora_notifications_total", "Agora notifications received, by outcome: accepted, unsigned (no or a wrong signature), malformed (not a notification, too old or too large), unconfigured (no secret set).", []string{"outcome"}, nil),
+		values: map[string]func() int64{"accepted": v.Accepted, "unsigned": v.Unsigned, "malformed": v.Malformed,
+			"unconfigured": v.Unconfigure},
+	})
+}

@@ -30,6 +30,7 @@ var exported = []string{
 	"roomhub_cross_org_attempts_total",
 	"roomhub_history_failures_total", "roomhub_live_streams", "roomhub_webhook_attempts_total",
 	"roomhub_token_mints_total",
+	"roomhub_video_intruders_total", "roomhub_video_removals_total", "roomhub_agora_notifications_total",
 	"roomhub_websocket_connections",
 	"roomhub_websocket_accepted_total",
 	"roomhub_events_delivered_total",

@@ -227,5 +227,6 @@ func (s *Server) closeRoom(ctx context.Context, key hub.Key) (int, error) {
 			n++
 		}
 	}
+	s.videoClosed(ctx, key, snap.Members)
 	return n, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"roomhub/ui"
@@ -25,16 +26,30 @@ const (
 // goroutine and a descriptor for ever. A body over the cap is 413, one too
 // slow 408; both are security events.
 func (s *Server) limitBody(next http.Handler) http.Handler {
-	max := int64(s.cfg.MaxBodyBytes)
-	if max <= 0 {
-		max = DefaultMaxBodyBytes
+	limit := int64(s.cfg.MaxBodyBytes)
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
 	}
 	timeout := s.cfg.BodyReadTimeout
 	if timeout <= 0 {
 		timeout = DefaultBodyReadTimeout
 	}
+	ncsLimit := max(limit, int64(s.cfg.AgoraNCSMaxBytes))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		max := limit
 		if r.Body == nil || r.Body == http.NoBody || (r.ContentLength == 0 && len(r.TransferEncoding) == 0) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/agora/ncs") {
+			// Agora's notifications have their own cap (AGORA_NCS_MAX_BYTES)
+			// and refusal log, applied by their handler; only the read
+			// deadline and the larger of the two caps are set here.
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
+				defer rc.SetReadDeadline(time.Time{})
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, ncsLimit)
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"roomhub/activity"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"roomhub/store/sqlstore"
 	"roomhub/store/sqlstore/sqltest"
 	"roomhub/ui"
+	"roomhub/video"
 )
 
 const (
@@ -48,6 +50,26 @@ type app struct {
 	box    *secret.Box
 	sso    *sso.SSO
 	router chi.Router
+	video  *video.Service
+	logs   *logBuffer // the server's log, JSON lines
+}
+
+// logBuffer collects a node's log for tests that check what is logged.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Keys of the test configuration.
@@ -103,7 +125,7 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Now())
-	a := &app{t: t, sso: signOn}
+	a := &app{t: t, sso: signOn, logs: &logBuffer{}}
 	minter := &agora.Minter{AppID: cfg.AgoraAppID, Certificate: cfg.AgoraCertificate, TTL: cfg.AgoraTokenTTL, DefaultOrg: org.ID, Now: clk.Now}
 	box, err := secret.New(cfg.MasterKey)
 	if err != nil {
@@ -126,8 +148,15 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The video service keeps real time: its queue paces real calls to
+	// the fake Agora, and the tests wait for outcomes with deadlines.
+	vid := video.New(video.ConfigFrom(cfg), st, tokens, box, node, clock.Real{}, slog.New(slog.DiscardHandler))
+	vctx, vstop := context.WithCancel(context.Background())
+	go vid.Run(vctx)
+	t.Cleanup(vstop)
 	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
-		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk})
+		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk, Video: vid,
+		Log: slog.New(slog.NewJSONHandler(a.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +168,7 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 		hs.Close()
 		recorder.Close(c)
 	})
-	a.srv, a.store, a.node, a.clk, a.cfg, a.box, a.router = hs, st, node, clk, cfg, box, s.Router()
+	a.srv, a.store, a.node, a.clk, a.cfg, a.box, a.router, a.video = hs, st, node, clk, cfg, box, s.Router(), vid
 	return a
 }
 

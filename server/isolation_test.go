@@ -486,6 +486,9 @@ func isolationCases() map[string]isolationCase {
 	for k, v := range webhookIsolationCases() {
 		c[k] = v
 	}
+	for k, v := range videoIsolationCases() {
+		c[k] = v
+	}
 	return c
 }
 

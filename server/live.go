@@ -17,6 +17,7 @@ import (
 	"roomhub"
 	"roomhub/hub"
 	"roomhub/ui"
+	"roomhub/video"
 )
 
 // The live rooms page. The browser opens one server-sent event stream
@@ -57,6 +58,7 @@ type liveMember struct {
 	Name     string
 	JoinedAt time.Time
 	InRoom   string // "12 min"
+	Video    string // "in video", "not in video", or "" when unknown
 }
 
 // liveRoom is one room card.
@@ -70,6 +72,7 @@ type liveRoom struct {
 	CanManage bool
 	CSRFToken string
 	OOB       bool // rendered as an out-of-band swap of itself
+	Video     liveVideo
 }
 
 // liveData is the live page: every room in use.
@@ -78,6 +81,7 @@ type liveData struct {
 	People  int
 	Stream  string // the event stream's URL
 	Updated time.Time
+	Video   videoPanel
 }
 
 // inRoom is how long since joined, for people: "just now", "4 min", "2 h 5 min".
@@ -113,6 +117,9 @@ func (s *Server) readRoom(ctx context.Context, r *http.Request, csrf string, org
 		j := time.UnixMilli(m.JoinedAt)
 		lr.Members = append(lr.Members, liveMember{UID: m.UID, Name: m.Name, JoinedAt: j, InRoom: inRoom(now, j)})
 	}
+	if err := s.readVideo(ctx, hub.Key{Org: org.ID, Room: room}, &lr, snap.Members); err != nil {
+		return liveRoom{}, err
+	}
 	return lr, nil
 }
 
@@ -130,12 +137,15 @@ func (s *Server) readLive(ctx context.Context, r *http.Request, csrf string, org
 		return liveData{}, err
 	}
 	d := liveData{Stream: "/dashboard/" + org.Slug + "/live/events", Updated: s.clock.Now()}
+	if d.Video, err = s.readVideoPanel(ctx, org.ID); err != nil {
+		return liveData{}, err
+	}
 	for _, rm := range rooms {
 		lr, err := s.readRoom(ctx, r, csrf, org, rm.Name, peaks)
 		if err != nil {
 			return liveData{}, err
 		}
-		if len(lr.Members) == 0 {
+		if len(lr.Members) == 0 && len(lr.Video.Intruders) == 0 {
 			continue // the store still lists a member presence just removed
 		}
 		d.People += len(lr.Members)
@@ -272,16 +282,29 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		sort.Strings(names)
 		for _, name := range names {
+			if name == video.FeedTarget {
+				p, err := s.readVideoPanel(ctx, org.ID)
+				if err != nil {
+					return ctx.Err() == nil
+				}
+				p.OOB = true
+				if err := s.ui.Partial(&b, ui.PageLive, "video_panel", p); err != nil {
+					s.log.Error("live render failed", "err", err)
+					return false
+				}
+				continue
+			}
 			lr, err := s.readRoom(ctx, r, csrf, org, name, peaks)
 			if err != nil {
 				s.log.Error("live room read failed", "org", org.ID, "room", name, "err", err)
 				continue
 			}
 			swap := "replace"
+			empty := len(lr.Members) == 0 && len(lr.Video.Intruders) == 0
 			switch {
-			case len(lr.Members) == 0 && !shown[name]:
+			case empty && !shown[name]:
 				continue
-			case len(lr.Members) == 0:
+			case empty:
 				swap = "delete"
 				delete(shown, name)
 			case !shown[name]:

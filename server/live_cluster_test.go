@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"roomhub"
+	"roomhub/config"
 	"roomhub/hub"
 	"roomhub/hub/redisbus"
 	"roomhub/store/sqlstore/sqltest"
@@ -21,6 +22,12 @@ import (
 // cluster starts n nodes sharing one PostgreSQL store and one Redis bus,
 // as a scaled-out deployment runs.
 func cluster(t *testing.T, n int) ([]*app, *redis.Client, string) {
+	t.Helper()
+	return clusterWith(t, n, testConfig())
+}
+
+// clusterWith is cluster with every node on cfg.
+func clusterWith(t *testing.T, n int, cfg config.Config) ([]*app, *redis.Client, string) {
 	t.Helper()
 	u := os.Getenv("ROOMHUB_TEST_REDIS_URL")
 	if u == "" {
@@ -51,7 +58,7 @@ func cluster(t *testing.T, n int) ([]*app, *redis.Client, string) {
 	for i := range nodes {
 		bus := redisbus.New(rdb, prefix, "node-"+string(rune('a'+i)), nil)
 		t.Cleanup(func() { bus.Close() })
-		nodes[i] = buildApp(t, testConfig(), st, bus, nil)
+		nodes[i] = buildApp(t, cfg, st, bus, nil)
 	}
 	return nodes, rdb, prefix
 }

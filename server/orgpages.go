@@ -77,7 +77,10 @@ func (s *Server) notFoundHere(w http.ResponseWriter, r *http.Request, action, ob
 
 // Settings.
 
-type settingsData struct{ Settings roomhub.OrgSettings }
+type settingsData struct {
+	Settings roomhub.OrgSettings
+	Video    videoSettings
+}
 
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
 	s.renderSettings(w, r, http.StatusOK, "", "")
@@ -89,7 +92,12 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, code int
 		s.fail(w, r, err)
 		return
 	}
-	s.dashPage(w, r, code, ui.PageSettings, "settings", ui.Page{Flash: flash, FormError: formErr, Data: settingsData{Settings: set}})
+	vs, err := s.readVideoSettings(r.Context(), reqState(r).dash.org)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.dashPage(w, r, code, ui.PageSettings, "settings", ui.Page{Flash: flash, FormError: formErr, Data: settingsData{Settings: set, Video: vs}})
 }
 
 // agoraHex reports whether v is an Agora App ID or certificate: 32 hex digits.

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
 	"roomhub"
@@ -306,18 +305,18 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Join the room from the lobby first."))
 		return
 	}
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: s.originPatterns()})
+	sock, err := hub.Accept(w, r, s.originPatterns())
 	if err != nil {
 		// Accept has answered (403 for a foreign Origin, 400 for a bad
 		// handshake).
 		s.security(r, "websocket_refused", "origin", r.Header.Get("Origin"), "err", err.Error())
 		return
 	}
-	// The socket lives in a goroutine of its own and the handler returns:
+	// Serve sets the socket up here and hands it to a goroutine of its own:
 	// the handler's deep stack (middleware, router) and the request it
 	// holds would otherwise stay pinned for the socket's whole life, about
 	// 40 KiB per connected member (BENCHMARKS.md).
-	go s.node.Serve(context.Background(), ws, hub.Key{Org: st.org.ID, Room: room}, grant.UID)
+	s.node.Serve(context.Background(), sock, hub.Key{Org: st.org.ID, Room: room}, grant.UID)
 }
 
 // originPatterns are the origins allowed besides this host: the CORS ones.

@@ -267,6 +267,7 @@ func (s *Server) kick(ctx context.Context, key hub.Key, uid uint32) (name string
 	if err != nil || !left {
 		return "", left, err
 	}
+	s.videoKicked(ctx, key, uid, m.Name)
 	if gerr == nil {
 		if err := s.history.BanFromRoom(ctx, key.Org, key.Room, m.SessionID, s.clock.Now().Add(KickBan)); err != nil {
 			return m.Name, true, err

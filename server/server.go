@@ -24,6 +24,7 @@ import (
 	"roomhub/secret"
 	"roomhub/sso"
 	"roomhub/ui"
+	"roomhub/video"
 )
 
 // Rate limits per client IP, from the seed.
@@ -92,6 +93,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Observer receives request, rate-limit, CSRF and token measurements.
 	Observer Observer
+	// Video connects rooms to their Agora channels (kicking rules,
+	// notifications); nil leaves video moderation to tokens alone.
+	Video *video.Service
 }
 
 // Server handles HTTP.
@@ -116,6 +120,7 @@ type Server struct {
 	counter     func(name string, window time.Duration) httprate.LimitCounter
 	ready       func(ctx context.Context) error
 	obs         Observer
+	video       *video.Service
 	defaultOrg  roomhub.Org
 	router      chi.Router
 	limiters    map[string]func(http.Handler) http.Handler // by limit name, built with the routes
@@ -129,7 +134,7 @@ type Server struct {
 func New(ctx context.Context, d Deps) (*Server, error) {
 	s := &Server{cfg: d.Config, store: d.Store, accounts: d.Accounts, rooms: d.Rooms, history: d.History, node: d.Node, tokens: d.Tokens,
 		box: d.Box, policy: d.Policy, sso: d.SSO, ui: d.UI,
-		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready, obs: d.Observer}
+		log: d.Log, clock: d.Clock, counter: d.LimitCounter, ready: d.Ready, obs: d.Observer, video: d.Video}
 	if s.accounts == nil || s.rooms == nil || s.tokens == nil || s.box == nil || s.policy == nil {
 		return nil, errors.New("server: Accounts, Rooms, Tokens, Box and Policy are required")
 	}
@@ -223,6 +228,7 @@ func (s *Server) routes() chi.Router {
 				r.Group(func(r chi.Router) {
 					r.Use(s.requireManage)
 					r.Post("/settings/agora", s.saveAgora)
+					r.Post("/settings/video", s.saveVideo)
 					r.Post("/settings/sso", s.saveSSO)
 					r.Post("/invitations", s.createInvitation)
 					r.Post("/invitations/{id}/revoke", s.revokeInvitation)
@@ -259,6 +265,8 @@ func (s *Server) routes() chi.Router {
 		})
 	})
 	r.Mount("/api/v1", s.apiRoutes())
+	// Agora's notifications (server/video.go): signed, not CSRF-checked.
+	r.Post("/agora/ncs", s.withDefaultOrg(http.HandlerFunc(s.agoraNCS)).ServeHTTP)
 
 	participant := s.participantRoutes()
 	r.Group(func(r chi.Router) {
@@ -267,6 +275,7 @@ func (s *Server) routes() chi.Router {
 	})
 	r.Route("/o/{org}", func(r chi.Router) {
 		r.Use(s.withOrg)
+		r.Post("/agora/ncs", s.agoraNCS)
 		r.Mount("/", participant)
 	})
 	return r

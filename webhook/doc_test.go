@@ -112,11 +112,12 @@ func TestWebhookDocument(t *testing.T) {
 
 	// Each event type and its data.
 	data := map[string][]string{
-		roomhub.EventRoomStarted:  {"room", "started_at"},
-		roomhub.EventRoomFinished: {"room", "started_at", "ended_at", "peak_members", "member_minutes"},
-		roomhub.EventMemberJoined: {"room", "uid", "name", "joined_at"},
-		roomhub.EventMemberLeft:   {"room", "uid", "name", "reason", "joined_at", "left_at"},
-		roomhub.EventTest:         {"message"},
+		roomhub.EventRoomStarted:   {"room", "started_at"},
+		roomhub.EventRoomFinished:  {"room", "started_at", "ended_at", "peak_members", "member_minutes"},
+		roomhub.EventMemberJoined:  {"room", "uid", "name", "joined_at"},
+		roomhub.EventMemberLeft:    {"room", "uid", "name", "reason", "joined_at", "left_at"},
+		roomhub.EventTest:          {"message"},
+		roomhub.EventVideoIntruder: {"room", "uid", "removing", "detected_at"},
 	}
 	if len(data) != len(roomhub.WebhookEventTypes)+1 {
 		t.Fatal("an event type is missing from this test")

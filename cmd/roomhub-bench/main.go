@@ -36,6 +36,8 @@ type options struct {
 	dbURL       string
 	concurrency int
 	timeout     time.Duration
+	env         []string // extra node environment, after the defaults
+	soak        soakOptions
 }
 
 func parseFlags() options {
@@ -51,6 +53,11 @@ func parseFlags() options {
 	flag.StringVar(&o.dbURL, "db", defaultAdminDB, "PostgreSQL admin URL for a cluster: a fresh database is created there and dropped at the end")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "members connecting at a time")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "hard deadline for the whole run")
+	flag.DurationVar(&o.soak.duration, "soak", 0, "instead of the benchmark, churn participants through one node for this long (see soak.go)")
+	flag.IntVar(&o.soak.cycles, "soak-cycles", 0, "with -soak: stop after this many join/leave cycles (0: run for the whole -soak duration)")
+	flag.IntVar(&o.soak.workers, "soak-workers", 8, "with -soak: participants churning at once")
+	flag.DurationVar(&o.soak.idle, "soak-idle", 20*time.Second, "with -soak: how long the node rests before the final measurement")
+	flag.DurationVar(&o.soak.every, "soak-report", 10*time.Second, "with -soak: progress line period")
 	flag.Parse()
 	return o
 }
@@ -81,6 +88,24 @@ func main() {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if o.soak.enabled() {
+		if o.soak.duration > 0 && o.timeout < o.soak.duration+5*time.Minute {
+			ctx, cancel = context.WithTimeout(context.Background(), o.soak.duration+5*time.Minute)
+			defer cancel()
+			ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+		}
+		res, err := soak(ctx, o, os.Stderr)
+		if res != nil {
+			line, _ := json.Marshal(res)
+			fmt.Println(string(line))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "roomhub-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	res, err := run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "roomhub-bench:", err)

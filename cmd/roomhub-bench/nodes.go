@@ -82,6 +82,7 @@ func startNode(o options, b backing, dir string, i int) (*node, error) {
 		"MAX_ORG_ROOMS="+strconv.Itoa(o.rooms+o.samples+100),
 		"DATA_DIR="+filepath.Join(dir, fmt.Sprintf("data%d", i)),
 		"REDIS_URL="+b.redisURL, "DATABASE_URL="+b.dbURL)
+	cmd.Env = append(cmd.Env, o.env...) // later entries win
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// A node must not outlive the harness, however the harness ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -26,6 +26,9 @@ type result struct {
 	EventsPerSecond  float64   `json:"events_delivered_per_s"`
 	CPUMicrosPerEvt  float64   `json:"server_cpu_us_per_event"`
 	CPUMillisPer1000 float64   `json:"cpu_ms_per_1000_events"`
+	WriteFloorMicros float64   `json:"write_floor_us"`
+	FloorRatio       float64   `json:"cpu_per_event_over_floor"`
+	ConnectCPUMillis float64   `json:"connect_cpu_ms_per_member"`
 	SignalsSent      int64     `json:"signals_sent"`
 	SignalErrors     int64     `json:"signal_errors"`
 	DurationS        float64   `json:"duration_s"`
@@ -93,7 +96,15 @@ func measure(ctx context.Context, o options, nodes []*node, tr http.RoundTripper
 	joins := &joinWatch{singleNode: o.nodes == 1}
 	readCtx, stopReading := context.WithCancel(context.Background())
 	var readers sync.WaitGroup
+	logf("phase connect: %d members, %d at a time", o.members, o.concurrency)
+	cpuBefore, err := sumCPU(nodes)
+	if err != nil {
+		stopReading()
+		return err
+	}
+	connectStart := time.Now()
 	members, failures := connectAll(ctx, o, nodes, tr, joins, readCtx, &readers)
+	cpuAfter, cpuErr := sumCPU(nodes)
 	defer func() {
 		stopReading()
 		closeAll(members)
@@ -106,7 +117,14 @@ func measure(ctx context.Context, o options, nodes []*node, tr http.RoundTripper
 	if len(members) == 0 {
 		return errors.New("no member connected")
 	}
-	logf("%d members connected, %d failures", len(members), failures)
+	if cpuErr != nil {
+		return cpuErr
+	}
+	if len(members) > 0 {
+		res.ConnectCPUMillis = round2(float64((cpuAfter - cpuBefore).Microseconds()) / 1000 / float64(len(members)))
+	}
+	logf("phase connect: %d members in %v, %d failures, node CPU %.2f ms per member", len(members),
+		time.Since(connectStart).Round(time.Millisecond), failures, res.ConnectCPUMillis)
 
 	// Let the nodes settle (send queues drained, the runtime's heap after
 	// the connect burst collected) before reading memory.
@@ -117,13 +135,36 @@ func measure(ctx context.Context, o options, nodes []*node, tr http.RoundTripper
 	}
 	res.RSSKiBPerMember = round2(float64(after-baseline) / float64(len(members)))
 
+	logf("phase memory: %.2f KiB per member", res.RSSKiBPerMember)
+	logf("phase joins: %d samples", o.samples)
 	res.JoinToVisibleMS, err = sampleJoins(ctx, o, nodes, tr, members, joins)
 	if err != nil {
 		return err
 	}
-	logf("join-to-visible: %+v", res.JoinToVisibleMS)
-	return runEvents(ctx, o, nodes, members, res)
+	logf("phase joins: join-to-visible %+v", res.JoinToVisibleMS)
+	logf("phase events: %v at %v signals per room per second", o.events, o.signalRate)
+	if err := runEvents(ctx, o, nodes, members, res); err != nil {
+		return err
+	}
+	// The members are done: their sockets make room for the floor's.
+	closeAll(members)
+	socks := floorSockets(len(members))
+	logf("phase floor: %d loopback sockets, one pre-built frame each, %d rounds", socks, floorRounds)
+	floor, err := writeFloor(ctx, socks, len(signalFrameSample))
+	if err != nil {
+		return err
+	}
+	res.WriteFloorMicros = round2(float64(floor.Nanoseconds()) / 1000)
+	if res.WriteFloorMicros > 0 {
+		res.FloorRatio = round2(res.CPUMicrosPerEvt / res.WriteFloorMicros)
+	}
+	logf("phase floor: %.2f µs per write; nodes' CPU per delivery is %.2fx that", res.WriteFloorMicros, res.FloorRatio)
+	return nil
 }
+
+// signalFrameSample is the size of a signal frame as the events phase's
+// members receive it (room, seq, sender and data), for the write floor.
+var signalFrameSample = `{"type":"signal","room":"bench-000","seq":12345,"from":1234567890,"data":{"kind":"chat","text":"bench"}}`
 
 // warmUp sends each node a few lobby requests so that lazily built state
 // (templates, pools, the database's first pages) is in the baseline.

@@ -39,11 +39,13 @@ import (
 	"roomhub/hub/redisbus"
 	"roomhub/logging"
 	"roomhub/metrics"
+	"roomhub/ratelimit"
 	"roomhub/secret"
 	"roomhub/server"
 	"roomhub/sso"
 	"roomhub/store/sqlstore"
 	"roomhub/ui"
+	"roomhub/video"
 	"roomhub/webhook"
 )
 
@@ -244,6 +246,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		defer rdb.Close()
 		rb := redisbus.New(rdb, redisPrefix, id, log)
 		rb.SetNodeTTL(cfg.NodeTTL)
+		rb.SetEmptyRoomTTL(cfg.EmptyRoomTTL)
 		defer rb.Close()
 		bus = rb
 		counter = redisCounter(rdb, log)
@@ -256,6 +259,9 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 		log.Info("cluster mode: bus, presence and rate limits on Redis", "node", id)
 	} else {
 		bus = memory.New()
+		counter = func(_ string, window time.Duration) httprate.LimitCounter {
+			return ratelimit.NewLocal(window, clock.Real{})
+		}
 		// In-process presence starts empty, so members a previous process
 		// left behind (after a crash) are gone too.
 		if n, err := st.DeleteAllMembers(ctx); err != nil {
@@ -308,9 +314,14 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
+	// Agora's REST API and notifications (docs/agora.md).
+	vid := video.New(video.ConfigFrom(cfg), st, tokens, box, node, clock.Real{}, log)
+	go vid.Run(ctx)
+	i, rm, fl, ac, un, ma, uc := vid.Counters()
+	obs.WatchVideo(metrics.VideoCounters{Intruders: i, Removed: rm, Failed: fl, Accepted: ac, Unsigned: un, Malformed: ma, Unconfigure: uc})
 	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
 		Box: box, Policy: account.NewPolicy(), SSO: signOn, UI: pages, Log: log,
-		LimitCounter: counter, Ready: ready, Observer: obs})
+		LimitCounter: counter, Ready: ready, Observer: obs, Video: vid})
 	if err != nil {
 		return err
 	}

@@ -30,11 +30,11 @@ func startNode(t *testing.T, p, id string, st *hubtest.MemberStore) *node {
 	n.Start()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		uid, _ := strconv.ParseUint(r.URL.Query().Get("uid"), 10, 32)
-		ws, err := websocket.Accept(w, r, nil)
+		sock, err := hub.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
-		n.Serve(r.Context(), ws, hub.Key{Org: 1, Room: "r"}, uint32(uid))
+		n.Serve(r.Context(), sock, hub.Key{Org: 1, Room: "r"}, uint32(uid))
 	}))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -30,6 +30,9 @@ const (
 	subscribeTimeout = 5 * time.Second
 	// joinRetries bounds optimistic retries of a join that raced another.
 	joinRetries = 8
+	// EmptyRoomTTL is how long an empty room's sequence number is kept
+	// (see scripts.go): far longer than a closing socket takes to go.
+	EmptyRoomTTL = 10 * time.Minute
 )
 
 // Bus implements hub.Bus on Redis.
@@ -38,6 +41,7 @@ type Bus struct {
 	prefix string
 	node   string
 	ttl    time.Duration
+	empty  time.Duration // EmptyRoomTTL
 	log    *slog.Logger
 
 	mu       sync.Mutex
@@ -66,7 +70,7 @@ func New(rdb *redis.Client, prefix, node string, log *slog.Logger) *Bus {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bus{rdb: rdb, prefix: prefix, node: node, ttl: NodeTTL, log: log,
+	b := &Bus{rdb: rdb, prefix: prefix, node: node, ttl: NodeTTL, empty: EmptyRoomTTL, log: log,
 		handlers: map[string]map[int]func(hub.Event){}, waiting: map[string][]chan struct{}{}, done: make(chan struct{})}
 	b.ps = rdb.Subscribe(context.Background())
 	go b.receive()
@@ -75,6 +79,13 @@ func New(rdb *redis.Client, prefix, node string, log *slog.Logger) *Bus {
 
 // SetNodeTTL sets how long a node may stay silent before it counts as dead.
 func (b *Bus) SetNodeTTL(d time.Duration) { b.ttl = d }
+
+// SetEmptyRoomTTL sets how long an empty room's sequence number is kept
+// before it expires; 0 keeps it for good.
+func (b *Bus) SetEmptyRoomTTL(d time.Duration) { b.empty = d }
+
+// emptyTTL is the last argument of every script.
+func (b *Bus) emptyTTL() int64 { return b.empty.Milliseconds() }
 
 // OnResubscribe registers f to run after the pub/sub connection recovers.
 func (b *Bus) OnResubscribe(f func()) {
@@ -121,7 +132,7 @@ func (b *Bus) unavailable(err error) error {
 
 func (b *Bus) Publish(ctx context.Context, k hub.Key, msg hub.Message) (hub.Event, error) {
 	head, tail := hub.RenderParts(k.Room, msg.Type, msg.Body)
-	seq, err := publishScript.Run(ctx, b.rdb, []string{b.key("seq", k)}, b.chanOf(k), meta(msg), head, tail).Int64()
+	seq, err := publishScript.Run(ctx, b.rdb, b.roomKeys(k), b.chanOf(k), meta(msg), head, tail, b.emptyTTL()).Int64()
 	if err != nil {
 		return hub.Event{}, b.unavailable(err)
 	}
@@ -155,7 +166,7 @@ func (b *Bus) Join(ctx context.Context, k hub.Key, m hub.Member, lim hub.Limits)
 		msg := hub.JoinMessage(want)
 		head, tail := hub.RenderParts(k.Room, msg.Type, msg.Body)
 		seq, err := joinScript.Run(ctx, b.rdb, keys, uidStr(m.UID), cur, js, lim.MaxMembers, lim.MaxRooms,
-			k.Room, roomID(k), m.JoinedAt, b.chanOf(k), meta(msg), head, tail).Int64()
+			k.Room, roomID(k), m.JoinedAt, b.chanOf(k), meta(msg), head, tail, b.emptyTTL()).Int64()
 		switch {
 		case err != nil:
 			return hub.Event{}, false, b.unavailable(err)
@@ -174,7 +185,7 @@ func (b *Bus) Join(ctx context.Context, k hub.Key, m hub.Member, lim hub.Limits)
 func (b *Bus) Leave(ctx context.Context, k hub.Key, uid uint32, reason string) (hub.Event, bool, error) {
 	msg := hub.LeaveMessage(uid, reason)
 	head, tail := hub.RenderParts(k.Room, msg.Type, msg.Body)
-	seq, err := leaveScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), k.Room, roomID(k), b.chanOf(k), meta(msg), head, tail).Int64()
+	seq, err := leaveScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), k.Room, roomID(k), b.chanOf(k), meta(msg), head, tail, b.emptyTTL()).Int64()
 	if err != nil {
 		return hub.Event{}, false, b.unavailable(err)
 	}
@@ -185,7 +196,7 @@ func (b *Bus) Leave(ctx context.Context, k hub.Key, uid uint32, reason string) (
 }
 
 func (b *Bus) Attach(ctx context.Context, k hub.Key, uid uint32) error {
-	ok, err := attachScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), b.node).Int64()
+	ok, err := attachScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), b.node, b.emptyTTL()).Int64()
 	if err != nil {
 		return b.unavailable(err)
 	}
@@ -196,7 +207,7 @@ func (b *Bus) Attach(ctx context.Context, k hub.Key, uid uint32) error {
 }
 
 func (b *Bus) Detach(ctx context.Context, k hub.Key, uid uint32, at time.Time) error {
-	_, err := detachScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), b.node, at.UnixMilli()).Int64()
+	_, err := detachScript.Run(ctx, b.rdb, b.roomKeys(k), uidStr(uid), b.node, at.UnixMilli(), b.emptyTTL()).Int64()
 	return b.unavailable(err)
 }
 
@@ -256,7 +267,7 @@ func (b *Bus) Reap(ctx context.Context, now time.Time, grace time.Duration) ([]h
 		head, _ := hub.RenderParts(k.Room, hub.TypeLeave, nil)
 		keys := append(b.roomKeys(k), b.prefix+"nodes")
 		res, err := reapScript.Run(ctx, b.rdb, keys, now.UnixMilli(), grace.Milliseconds(), b.ttl.Milliseconds(),
-			k.Room, id, b.chanOf(k), head).StringSlice()
+			k.Room, id, b.chanOf(k), head, b.emptyTTL()).StringSlice()
 		if err != nil {
 			return out, b.unavailable(err)
 		}

@@ -15,8 +15,24 @@ import "github.com/redis/go-redis/v9"
 //   5 rooms    set of every room with members ("org:room"), for the reaper
 //   6 conns    hash "uid|node" -> open sockets of uid on node
 
+//
+// Every script takes as its last ARGV the time in milliseconds an empty
+// room's sequence number is kept (0: for good). A room with no member and
+// no open socket leaves nothing else behind (Redis drops empty hashes, the
+// scripts remove it from the sets); its sequence number stays a while so a
+// node whose socket is still closing never sees it step back, then expires.
+// A room in use has no expiry on its sequence number.
+
 // publishLua is shared by the scripts; it numbers and publishes one event.
 const publishLua = `
+local function settle(seqkey, members, conns)
+  if redis.call('HLEN', members) == 0 and redis.call('HLEN', conns) == 0 then
+    local ttl = tonumber(ARGV[#ARGV])
+    if ttl > 0 then redis.call('PEXPIRE', seqkey, ttl) end
+  else
+    redis.call('PERSIST', seqkey)
+  end
+end
 local function publish(seqkey, chan, meta, head, tail)
   local s = redis.call('INCR', seqkey)
   redis.call('PUBLISH', chan, s .. '\n' .. meta .. '\n' .. head .. s .. tail)
@@ -54,7 +70,9 @@ if not cur then
   redis.call('HSET', KEYS[2], ARGV[1], '0|' .. ARGV[8])
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return publish(KEYS[3], ARGV[9], ARGV[10], ARGV[11], ARGV[12])
+local seq = publish(KEYS[3], ARGV[9], ARGV[10], ARGV[11], ARGV[12])
+settle(KEYS[3], KEYS[1], KEYS[6])
+return seq
 `)
 
 // ARGV: uid, room name, room id, chan, meta, head, tail. Returns seq, or 0
@@ -67,7 +85,9 @@ if redis.call('HLEN', KEYS[1]) == 0 then
   redis.call('SREM', KEYS[4], ARGV[2])
   redis.call('SREM', KEYS[5], ARGV[3])
 end
-return publish(KEYS[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+local seq = publish(KEYS[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+settle(KEYS[3], KEYS[1], KEYS[6])
+return seq
 `)
 
 // ARGV: uid, node. Returns 1, or 0 when uid is not a member.
@@ -75,6 +95,7 @@ var attachScript = redis.NewScript(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[6], ARGV[1] .. '|' .. ARGV[2], 1)
 redis.call('HSET', KEYS[2], ARGV[1], '1|0')
+redis.call('PERSIST', KEYS[3])
 return 1
 `)
 
@@ -86,6 +107,7 @@ if redis.call('HINCRBY', KEYS[6], f, -1) <= 0 then redis.call('HDEL', KEYS[6], f
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 and not hasSockets(KEYS[6], ARGV[1]) then
   redis.call('HSET', KEYS[2], ARGV[1], '1|' .. ARGV[3])
 end
+settle(KEYS[3], KEYS[1], KEYS[6])
 return 1
 `)
 
@@ -150,11 +172,14 @@ if redis.call('HLEN', KEYS[1]) == 0 then
   redis.call('SREM', KEYS[4], ARGV[4])
   redis.call('SREM', KEYS[5], ARGV[5])
 end
+settle(KEYS[3], KEYS[1], KEYS[6])
 return out
 `)
 
 // publishScript numbers and publishes a message with no membership change.
-// ARGV: chan, meta, head, tail.
+// KEYS: the room's keys. ARGV: chan, meta, head, tail.
 var publishScript = redis.NewScript(publishLua + `
-return publish(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+local seq = publish(KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+settle(KEYS[3], KEYS[1], KEYS[6])
+return seq
 `)

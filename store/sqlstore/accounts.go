@@ -385,16 +385,28 @@ func (s *Store) OrgByVerifiedDomain(ctx context.Context, domain string) (roomhub
 
 // sealedColumns are the columns holding sealed secrets, keyed by table;
 // the queries below are built from this fixed table only.
-var sealedColumns = map[string]struct{ column, key string }{
-	"org_settings":      {"agora_certificate", "org_id"},
-	"users":             {"totp_secret", "id"},
-	"webhook_endpoints": {"secret", "id"},
+var sealedColumns = []struct{ table, column, key string }{
+	{"org_settings", "agora_certificate", "org_id"},
+	{"users", "totp_secret", "id"},
+	{"webhook_endpoints", "secret", "id"},
+	{"video_settings", "customer_secret", "org_id"},
+	{"video_settings", "ncs_secret", "org_id"},
+}
+
+// sealedColumn finds a column of sealedColumns.
+func sealedColumn(table, column string) (key string, ok bool) {
+	for _, c := range sealedColumns {
+		if c.table == table && c.column == column {
+			return c.key, true
+		}
+	}
+	return "", false
 }
 
 func (s *Store) ListSealedSecrets(ctx context.Context) ([]roomhub.SealedSecret, error) {
 	var out []roomhub.SealedSecret
-	for _, table := range []string{"org_settings", "users", "webhook_endpoints"} {
-		c := sealedColumns[table]
+	for _, c := range sealedColumns {
+		table := c.table
 		rows, err := s.db.QueryContext(ctx, `SELECT `+c.key+`, `+c.column+` FROM `+table+` WHERE `+c.column+` <> '' ORDER BY `+c.key)
 		if err != nil {
 			return nil, s.fail(err)
@@ -425,7 +437,7 @@ func (s *Store) ListSealedSecrets(ctx context.Context) ([]roomhub.SealedSecret, 
 // SealedSecret carries only the new value, so there is nothing to compare.
 func (s *Store) ReplaceSealedSecrets(ctx context.Context, secrets []roomhub.SealedSecret) error {
 	for _, sec := range secrets {
-		if c, ok := sealedColumns[sec.Table]; !ok || c.column != sec.Column {
+		if _, ok := sealedColumn(sec.Table, sec.Column); !ok {
 			return roomhub.Invalid("secret", "Unknown secret column %s.%s.", sec.Table, sec.Column)
 		}
 		if sec.Value == "" {
@@ -434,8 +446,8 @@ func (s *Store) ReplaceSealedSecrets(ctx context.Context, secrets []roomhub.Seal
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, sec := range secrets {
-			c := sealedColumns[sec.Table]
-			n, err := affected(tx.ExecContext(ctx, `UPDATE `+sec.Table+` SET `+c.column+` = $1 WHERE `+c.key+` = $2 AND `+c.column+` <> ''`,
+			key, _ := sealedColumn(sec.Table, sec.Column)
+			n, err := affected(tx.ExecContext(ctx, `UPDATE `+sec.Table+` SET `+sec.Column+` = $1 WHERE `+key+` = $2 AND `+sec.Column+` <> ''`,
 				sec.Value, sec.ID))
 			if err != nil {
 				return err

@@ -48,6 +48,7 @@ func TestPostgres(t *testing.T) {
 	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountStore { return openPostgresTest(t, pgSchema(t)) })
 	storetest.RunHistory(t, func(t *testing.T) storetest.HistoryStore { return openPostgresTest(t, pgSchema(t)) })
 	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore { return openPostgresTest(t, pgSchema(t)) })
+	storetest.RunVideo(t, func(t *testing.T) storetest.VideoStore { return openPostgresTest(t, pgSchema(t)) })
 }
 
 func TestPostgresPool(t *testing.T) {

@@ -16,9 +16,9 @@ import (
 // SQLiteFile is the database file OpenSQLite keeps in its directory.
 const SQLiteFile = "roomhub.db"
 
-// sqliteMaxConns bounds the pool. SQLite runs one writer at a time whatever
-// the pool size; a few connections let readers proceed beside it under WAL,
-// and more would only queue on the write lock.
+// sqliteMaxConns bounds the readers' pool: a few connections let readers
+// proceed beside the writer under WAL. Writes have a pool of their own with
+// one connection (see timedDB).
 const sqliteMaxConns = 4
 
 // OpenSQLite opens, creating it if needed, the SQLite database in dir and
@@ -37,15 +37,24 @@ func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
 		return nil, roomhub.Unavailable("database", err)
 	}
 	f.Close()
-	db, err := sql.Open("sqlite", sqliteDSN(path))
+	w, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
 		return nil, roomhub.Unavailable("database", fmt.Errorf("open %s: %w", path, err))
 	}
-	db.SetMaxOpenConns(sqliteMaxConns)
-	db.SetMaxIdleConns(sqliteMaxConns)
-	s, err := New(ctx, db, SQLite())
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", sqliteDSN(path, true))
 	if err != nil {
-		db.Close()
+		w.Close()
+		return nil, roomhub.Unavailable("database", fmt.Errorf("open %s: %w", path, err))
+	}
+	r.SetMaxOpenConns(sqliteMaxConns)
+	r.SetMaxIdleConns(sqliteMaxConns)
+	tdb := &timedDB{DB: r, w: w, prepare: true}
+	s, err := newStore(ctx, tdb, SQLite())
+	if err != nil {
+		tdb.Close()
 		return nil, err
 	}
 	return s, nil
@@ -59,13 +68,18 @@ func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
 //     corrupt the file) at a fraction of the fsyncs;
 //   - foreign_keys is off by default in SQLite and the schema relies on it;
 //   - _txlock=immediate takes the write lock at BEGIN, so a transaction never
-//     fails halfway when upgrading from reader to writer.
-func sqliteDSN(path string) string {
+//     fails halfway when upgrading from reader to writer;
+//   - readers are query_only: a write sent to the readers' pool by mistake
+//     fails at once instead of contending for the lock.
+func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
 	q.Set("_txlock", "immediate")
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	return u.String()

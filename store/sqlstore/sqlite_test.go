@@ -30,6 +30,7 @@ func TestSQLite(t *testing.T) {
 	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountStore { return openSQLite(t, t.TempDir()) })
 	storetest.RunHistory(t, func(t *testing.T) storetest.HistoryStore { return openSQLite(t, t.TempDir()) })
 	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore { return openSQLite(t, t.TempDir()) })
+	storetest.RunVideo(t, func(t *testing.T) storetest.VideoStore { return openSQLite(t, t.TempDir()) })
 }
 
 func TestSQLiteMigrationsIdempotent(t *testing.T) {
@@ -200,7 +201,7 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 		Name:    "broken",
 		SQL:     "CREATE TABLE half_done (id BIGINT);\nCREATE TABLE broken (;",
 	})
-	if err := migrate(ctx, s.db.DB, SQLite(), ms, time.Now()); err == nil || !strings.Contains(err.Error(), "1000_broken") {
+	if err := migrate(ctx, s.db.writer(), SQLite(), ms, time.Now()); err == nil || !strings.Contains(err.Error(), "1000_broken") {
 		t.Fatalf("migrate = %v, want an error naming the migration", err)
 	}
 	want := lastVersion()

@@ -34,7 +34,13 @@ var _ roomhub.Store = (*Store)(nil)
 // New returns a Store over db, migrating the schema to the latest version
 // first. The Store owns db from then on: Close closes it.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{db: &timedDB{DB: db}, dialect: d, now: time.Now}
+	return newStore(ctx, &timedDB{DB: db}, d)
+}
+
+// newStore migrates through db's writer and returns the Store over db.
+func newStore(ctx context.Context, tdb *timedDB, d Dialect) (*Store, error) {
+	db := tdb.writer()
+	s := &Store{db: tdb, dialect: d, now: time.Now}
 	if err := db.PingContext(ctx); err != nil {
 		return nil, roomhub.Unavailable("database", fmt.Errorf("connect to %s: %w", d, err))
 	}
@@ -46,13 +52,25 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 
 // SchemaVersion returns the version of the last migration applied.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	v, err := schemaVersion(ctx, s.db.DB)
+	v, err := schemaVersion(ctx, s.db.writer())
 	return v, s.fail(err)
 }
 
 // Ping reports whether the database answers.
 // DBStats reports the connection pool's figures, for metrics.
-func (s *Store) DBStats() sql.DBStats { return s.db.Stats() }
+func (s *Store) DBStats() sql.DBStats {
+	st := s.db.Stats()
+	if s.db.w != nil { // readers and the writer together
+		w := s.db.w.Stats()
+		st.MaxOpenConnections += w.MaxOpenConnections
+		st.OpenConnections += w.OpenConnections
+		st.InUse += w.InUse
+		st.Idle += w.Idle
+		st.WaitCount += w.WaitCount
+		st.WaitDuration += w.WaitDuration
+	}
+	return st
+}
 
 func (s *Store) Ping(ctx context.Context) error {
 	return s.fail(s.db.PingContext(ctx))

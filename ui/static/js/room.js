@@ -47,6 +47,7 @@
   var roster = new Map(); // uid -> {uid, name, joined_at}
   var names = new Map(); // uid -> last known name, kept after a leave for chat
   var hands = new Set(); // uids with a raised hand
+  var inVideo = new Set(); // uids Agora reports in the video ("video" frames)
   var myHand = false;
   var lastSeq = null; // seq of the last applied frame, null before a snapshot
 
@@ -120,6 +121,14 @@
         you.className = "you";
         you.textContent = "(you)";
         li.appendChild(you);
+      }
+      if (inVideo.has(m.uid)) {
+        li.setAttribute("data-video", "in");
+        var cam = document.createElement("span");
+        cam.className = "in-video";
+        cam.title = "In the video";
+        cam.textContent = "in video";
+        li.appendChild(cam);
       }
       if (hands.has(m.uid)) {
         li.classList.add("hand-raised");
@@ -381,6 +390,20 @@
         markApplied(f);
         onSignal(f.from, f.data);
         return;
+      case "video":
+        if (!isFresh(f)) {
+          return;
+        }
+        markApplied(f);
+        if (typeof f.uid === "number") {
+          if (f.in_video === true) {
+            inVideo.add(f.uid);
+          } else {
+            inVideo.delete(f.uid);
+          }
+          renderRoster();
+        }
+        return;
       case "token":
         onToken(f.token, f.expires_at);
         return;
@@ -396,6 +419,7 @@
     }
     roster.delete(uid);
     hands.delete(uid);
+    inVideo.delete(uid);
     renderRoster();
     if (uid !== myUid) {
       return;
@@ -594,7 +618,31 @@
     send({ type: "renew_token" });
   }
 
+  // Tokens are short-lived (AGORA_TOKEN_TTL, 10 minutes by default, so a
+  // member no longer admitted loses the video soon): ask for a new one
+  // RENEW_AHEAD before expiry, whether or not the video SDK warns first.
+  var RENEW_AHEAD = 60000;
+  var RENEW_MIN = 5000;
+  var renewTimer = null;
+  function scheduleRenew() {
+    if (renewTimer) {
+      clearTimeout(renewTimer);
+      renewTimer = null;
+    }
+    if (typeof session.expires_at !== "number" || stopped) {
+      return;
+    }
+    var delay = Math.max(session.expires_at * 1000 - Date.now() - RENEW_AHEAD, RENEW_MIN);
+    renewTimer = setTimeout(function () {
+      renewTimer = null;
+      if (!stopped && !leaving) {
+        requestRenew();
+      }
+    }, delay);
+  }
+
   function startVideo() {
+    scheduleRenew();
     if (!videoConfigured) {
       return; // the page already says video is not configured
     }
@@ -763,6 +811,7 @@
     } catch (e) {
       /* the in-memory copy is enough for this page */
     }
+    scheduleRenew();
     if (!video.client) {
       return;
     }
