@@ -90,6 +90,9 @@ type Config struct {
 	BodyReadTimeout       time.Duration // BODY_READ_TIMEOUT: time to receive a request body, default 10s
 	ReadHeaderTimeout     time.Duration // READ_HEADER_TIMEOUT: time to receive a request's headers, default 10s
 	AuditRetention        time.Duration // AUDIT_RETENTION: audit rows older than this are pruned, default 4320h (180 days)
+	AuditMaxUserAgent     int           // AUDIT_MAX_USER_AGENT: bytes of a User-Agent an audit row keeps, default 256
+	AuditMaxPath          int           // AUDIT_MAX_PATH: bytes of a path an audit row keeps, default 512
+	AuditMaxDescription   int           // AUDIT_MAX_DESCRIPTION: bytes of a description an audit row keeps, default 1000
 }
 
 // MinAPIKeySecretLen is the shortest API_KEY_SECRET accepted outside DEBUG.
@@ -207,6 +210,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxBodyBytes = intVar("MAX_BODY_BYTES", 16<<10, 1<<10, 64<<20)
 	c.BodyReadTimeout = durVar("BODY_READ_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute)
 	c.ReadHeaderTimeout = durVar("READ_HEADER_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.AuditMaxUserAgent = intVar("AUDIT_MAX_USER_AGENT", 256, 16, 64<<10)
+	c.AuditMaxPath = intVar("AUDIT_MAX_PATH", 512, 16, 64<<10)
+	c.AuditMaxDescription = intVar("AUDIT_MAX_DESCRIPTION", 1000, 16, 64<<10)
 	c.AuditRetention = durVar("AUDIT_RETENTION", 180*24*time.Hour, time.Hour, 10*365*24*time.Hour)
 	c.SSOOIDCIssuer = strings.TrimSpace(getenv("SSO_OIDC_ISSUER"))
 	c.SSOOIDCClientID = strings.TrimSpace(getenv("SSO_OIDC_CLIENT_ID"))

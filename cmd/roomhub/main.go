@@ -307,6 +307,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	}
 	obs := metrics.New(src)
 	st.ObserveQueries(obs.StoreQuery)
+	st.SetAuditBounds(roomhub.AuditBounds{UserAgent: cfg.AuditMaxUserAgent, Path: cfg.AuditMaxPath, Description: cfg.AuditMaxDescription})
 	if cfg.MetricsAddr != "off" {
 		go serveMetrics(cfg.MetricsAddr, obs, log)
 	}

@@ -27,7 +27,13 @@ type Store struct {
 	db      *timedDB
 	dialect Dialect
 	now     func() time.Time
+
+	auditBounds roomhub.AuditBounds // SetAuditBounds; zero: the defaults
 }
+
+// SetAuditBounds sets the bounds AppendAudit cuts audit fields to. Call it
+// before the Store is shared.
+func (s *Store) SetAuditBounds(b roomhub.AuditBounds) { s.auditBounds = b }
 
 var _ roomhub.Store = (*Store)(nil)
 
@@ -377,9 +383,9 @@ const (
 // is stored as NULL and read back as nil.
 //
 // Every field is cut to the audit bounds and one-time tokens are removed
-// from the path (roomhub.AuditEntry.Bounded) whatever the caller passed.
+// from the path (roomhub.AuditEntry.BoundedBy) whatever the caller passed.
 func (s *Store) AppendAudit(ctx context.Context, e roomhub.AuditEntry) error {
-	e = e.Bounded()
+	e = e.BoundedBy(s.auditBounds)
 	var extra sql.NullString
 	if len(e.Extra) > 0 {
 		b, err := json.Marshal(e.Extra)
