@@ -159,7 +159,7 @@ func (s *Server) readLive(ctx context.Context, r *http.Request, csrf string, org
 func (s *Server) LiveStreams() int64 { return s.liveStreams.Load() }
 
 func (s *Server) livePage(w http.ResponseWriter, r *http.Request) {
-	d, err := s.readLive(r.Context(), r, s.csrfToken(s.ensureCookie(w, r)), reqState(r).dash.org)
+	d, err := s.readLive(r.Context(), r, s.pageCSRF(w, r), reqState(r).dash.org)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -190,11 +190,16 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.liveStreams.Add(-1)
+	release := s.acquireLiveStream(w, r)
+	if release == nil {
+		return
+	}
+	defer release()
 	ctx := r.Context()
 	st := reqState(r)
 	org := st.dash.org
 
-	csrf := s.csrfToken(s.ensureCookie(w, r))
+	csrf := s.pageCSRF(w, r)
 	changed := make(chan string, LiveFeedBuffer)
 	// overflow asks for the whole list again: the buffer was full, or the
 	// feed's sequence jumped (events lost while the bus reconnected, or the
@@ -495,7 +500,7 @@ func (s *Server) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key,
 		s.fail(w, r, err)
 		return
 	}
-	lr, err := s.readRoom(ctx, r, s.csrfToken(s.ensureCookie(w, r)), org, key.Room, peaks)
+	lr, err := s.readRoom(ctx, r, s.pageCSRF(w, r), org, key.Room, peaks)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -124,6 +124,9 @@ type Server struct {
 	defaultOrg  roomhub.Org
 	router      chi.Router
 	limiters    map[string]func(http.Handler) http.Handler // by limit name, built with the routes
+
+	// streams counts the open live streams per user and per organization.
+	streams streamCounts
 }
 
 // New builds the server and its routes. It loads the default organization,
@@ -171,7 +174,7 @@ func (s *Server) Router() chi.Router { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.begin, s.checkHost, s.redirectHTTPS, s.headers, s.cors)
+	r.Use(s.begin, s.checkHost, s.redirectHTTPS, s.headers, s.cors, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 	})
@@ -401,7 +404,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) page(w http.ResponseWriter, r *http.Request, code int, name string, p ui.Page) {
 	st := reqState(r)
 	p.Nonce = st.nonce
-	p.CSRFToken = s.csrfToken(s.ensureCookie(w, r))
+	p.CSRFToken = s.pageCSRF(w, r)
 	p.Base = st.base
 	p.OrgName = st.org.Name
 	if st.org.ID != 0 {
