@@ -6,12 +6,15 @@ GO    ?= go
 BIN   := bin/roomhub
 PKGS  := ./...
 
-.PHONY: all build run test test-deps vet fuzz bench bench-load bench-cluster soak load vendor-ui screenshots clean
+.PHONY: all build run test test-deps vet tidy fuzz bench bench-load bench-cluster soak load vendor-ui screenshots clean
 
 all: build
 
+# A static binary (no cgo: the SQLite driver is pure Go), stamped with its
+# version (git describe) for `roomhub version` and roomhub_build_info.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/roomhub
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-X main.version=$(VERSION)' -o $(BIN) ./cmd/roomhub
 
 # Development server: DEBUG on (plain-HTTP cookies, a throwaway secret if
 # SECRET_KEY is unset, localhost allowed). Production sets DEBUG=false and
@@ -27,7 +30,12 @@ vet:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-test: test-deps vet
+# go.mod and go.sum must be what `go mod tidy` makes. -e: a test-only
+# dependency of modernc.org/sqlite is not served by the module proxy.
+tidy:
+	@$(GO) mod tidy -e -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy -e"; exit 1; }
+
+test: test-deps tidy vet
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -race -timeout 10m ./hub/... ./server/...
 

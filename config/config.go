@@ -4,6 +4,7 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -80,6 +81,20 @@ type Config struct {
 	SSOAzureClientID    string // SSO_AZUREAD_CLIENT_ID: Microsoft Entra ID
 	SSOAzureSecret      string // SSO_AZUREAD_CLIENT_SECRET
 	SSOAzureTenant      string // SSO_AZUREAD_TENANT: tenant id, or "common"/"organizations"
+
+	// Limits against flooding and slow clients (each in .env.example).
+	LogMaxValueBytes      int           // LOG_MAX_VALUE_BYTES: longest logged value (User-Agent, path, ...), default 1024
+	SecurityLogBurst      int           // SECURITY_LOG_BURST: security events of one kind per address per window, default 20
+	SecurityLogWindow     time.Duration // SECURITY_LOG_WINDOW: that window, default 1m; repeats past the burst are counted
+	MaxLiveStreamsPerUser int           // MAX_LIVE_STREAMS_PER_USER: per user on a node, default 10
+	MaxLiveStreamsPerOrg  int           // MAX_LIVE_STREAMS_PER_ORG: per organization on a node, default 100
+	MaxBodyBytes          int           // MAX_BODY_BYTES: largest request body read, whatever its headers, default 16384
+	BodyReadTimeout       time.Duration // BODY_READ_TIMEOUT: time to receive a request body, default 10s
+	ReadHeaderTimeout     time.Duration // READ_HEADER_TIMEOUT: time to receive a request's headers, default 10s
+	AuditRetention        time.Duration // AUDIT_RETENTION: audit rows older than this are pruned, default 4320h (180 days)
+	AuditMaxUserAgent     int           // AUDIT_MAX_USER_AGENT: bytes of a User-Agent an audit row keeps, default 256
+	AuditMaxPath          int           // AUDIT_MAX_PATH: bytes of a path an audit row keeps, default 512
+	AuditMaxDescription   int           // AUDIT_MAX_DESCRIPTION: bytes of a description an audit row keeps, default 1000
 }
 
 // MinAPIKeySecretLen is the shortest API_KEY_SECRET accepted outside DEBUG.
@@ -191,6 +206,16 @@ func Load(getenv func(string) string) (Config, error) {
 	c.LockoutLimit = intVar("LOCKOUT_LIMIT", 5, 1, 100)
 	c.LockoutDuration = durVar("LOCKOUT_DURATION", time.Hour, time.Minute, 7*24*time.Hour)
 	c.InviteTTL = durVar("INVITE_TTL", 72*time.Hour, 10*time.Minute, 30*24*time.Hour)
+	c.LogMaxValueBytes = intVar("LOG_MAX_VALUE_BYTES", 1024, 64, 1<<20)
+	c.SecurityLogBurst = intVar("SECURITY_LOG_BURST", 20, 1, 100000)
+	c.SecurityLogWindow = durVar("SECURITY_LOG_WINDOW", time.Minute, time.Second, 24*time.Hour)
+	c.MaxBodyBytes = intVar("MAX_BODY_BYTES", 16<<10, 1<<10, 64<<20)
+	c.BodyReadTimeout = durVar("BODY_READ_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.ReadHeaderTimeout = durVar("READ_HEADER_TIMEOUT", 10*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.AuditMaxUserAgent = intVar("AUDIT_MAX_USER_AGENT", 256, 16, 64<<10)
+	c.AuditMaxPath = intVar("AUDIT_MAX_PATH", 512, 16, 64<<10)
+	c.AuditMaxDescription = intVar("AUDIT_MAX_DESCRIPTION", 1000, 16, 64<<10)
+	c.AuditRetention = durVar("AUDIT_RETENTION", 180*24*time.Hour, time.Hour, 10*365*24*time.Hour)
 	c.SSOOIDCIssuer = strings.TrimSpace(getenv("SSO_OIDC_ISSUER"))
 	c.SSOOIDCClientID = strings.TrimSpace(getenv("SSO_OIDC_CLIENT_ID"))
 	c.SSOOIDCClientSecret = strings.TrimSpace(getenv("SSO_OIDC_CLIENT_SECRET"))
@@ -252,6 +277,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxRoomMembers = intVar("MAX_ROOM_MEMBERS", 200, 1, 100000)
 	c.MaxOrgRooms = intVar("MAX_ORG_ROOMS", 1000, 1, 1000000)
 	c.MaxLiveStreams = intVar("MAX_LIVE_STREAMS", 1000, 1, 100000)
+	c.MaxLiveStreamsPerUser = intVar("MAX_LIVE_STREAMS_PER_USER", 10, 1, 100000)
+	c.MaxLiveStreamsPerOrg = intVar("MAX_LIVE_STREAMS_PER_ORG", 100, 1, 100000)
 	c.AllowedHosts = list(getenv("ALLOWED_HOSTS"))
 	c.CORSOrigins = list(getenv("CORS_ALLOWED_ORIGINS"))
 	for _, o := range c.CORSOrigins {
@@ -285,6 +312,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if (c.AgoraAppID == "") != (c.AgoraCertificate == "") {
 		probs = append(probs, Problem{"AGORA_APP_CERTIFICATE", "AGORA_APP_ID and AGORA_APP_CERTIFICATE must be set together"})
+	}
+	// Agora accepts no token built from anything else: a malformed value
+	// would hand out tokens that can never join.
+	for _, v := range []struct{ name, val string }{{"AGORA_APP_ID", c.AgoraAppID}, {"AGORA_APP_CERTIFICATE", c.AgoraCertificate}} {
+		if v.val != "" && !AgoraHex(v.val) {
+			probs = append(probs, Problem{v.name, "must be 32 hexadecimal characters, as shown in the Agora console"})
+		}
 	}
 	if c.Debug && len(c.AllowedHosts) == 0 {
 		c.AllowedHosts = []string{"localhost", "127.0.0.1", "[::1]"}
@@ -352,6 +386,16 @@ func insecureKey(k string) bool {
 		seen[r] = true
 	}
 	return len(seen) < 10
+}
+
+// AgoraHex reports whether v has the form of an Agora App ID or app
+// certificate: 32 hexadecimal characters.
+func AgoraHex(v string) bool {
+	if len(v) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(v)
+	return err == nil
 }
 
 // SSOEnabled reports whether any SSO provider is configured.

@@ -154,6 +154,9 @@ func newTopology(t *testing.T, nodes int) *topology {
 		tp.redis.Process.Kill()
 		tp.redis.Wait()
 	})
+	// The proxy's address is the public one: the nodes build links from it
+	// and accept its port in Host, as an operator configures them.
+	tp.lb = freePort(t)
 	for range nodes {
 		n := &topoNode{addr: freePort(t), metrics: freePort(t), log: &syncBuffer{}}
 		tp.nodes = append(tp.nodes, n)
@@ -234,7 +237,7 @@ func (tp *topology) start(i int) {
 		"API_KEY_SECRET="+topoAPISecret, "AGORA_APP_ID="+topoAgoraID, "AGORA_APP_CERTIFICATE="+topoAgoraCert,
 		"ADDR="+n.addr, "METRICS_ADDR="+n.metrics, "DATA_DIR="+tp.dir,
 		"REDIS_URL=redis://"+tp.redisAddr+"/0", "DATABASE_URL="+tp.dbURL,
-		"ALLOWED_HOSTS=127.0.0.1,localhost", "TRUSTED_PROXIES=127.0.0.1/32",
+		"ALLOWED_HOSTS=127.0.0.1,localhost", "TRUSTED_PROXIES=127.0.0.1/32", "PUBLIC_URL=http://"+tp.lb,
 		"NODE_HEARTBEAT="+topoHeartbeat.String(), "NODE_TTL="+topoNodeTTL.String(),
 		"PRESENCE_RECONCILE="+topoReconcile.String(), "MEMBER_GRACE="+topoGrace.String(), "SHUTDOWN_TIMEOUT=5s",
 		"HISTORY_REPAIR="+topoRepair.String())
@@ -294,7 +297,6 @@ func (tp *topology) startNginx() {
 		}
 		return ""
 	})
-	tp.lb = freePort(t)
 	listen := regexp.MustCompile(`(?m)^(\s*)listen 80;`)
 	if !listen.MatchString(conf) {
 		t.Fatal("nginx.conf: no `listen 80;` to rewrite")

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"roomhub"
 )
 
 // Rotation limits for LOG_FILE, from the seed: 5 MB files, 5 backups.
@@ -26,12 +28,17 @@ var secretKeys = regexp.MustCompile(`(?i)(token|secret|password|passwd|certifica
 // Redacted replaces secret values.
 const Redacted = "[REDACTED]"
 
-// New returns a JSON logger writing to w.
+// New returns a JSON logger writing to w, with DefaultLimits.
 func New(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: redact}))
+	return NewLimited(w, level, DefaultLimits)
 }
 
 func redact(groups []string, a slog.Attr) slog.Attr {
+	// Paths may carry one-time tokens (/invite/{token}, /o/{org}/join/{token}):
+	// whoever reads the log must not be able to use the link.
+	if a.Key == "path" && a.Value.Kind() == slog.KindString {
+		return slog.String(a.Key, roomhub.RedactPath(a.Value.String()))
+	}
 	if secretKeys.MatchString(a.Key) && a.Key != "event" {
 		// "token_generated" events name tokens without carrying one.
 		if a.Value.Kind() == slog.KindString && a.Value.String() == "" {

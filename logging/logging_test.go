@@ -58,3 +58,15 @@ func TestFileRotatesAtLimitKeepingBackups(t *testing.T) {
 		t.Fatalf("files %v, want %v", sizes, want)
 	}
 }
+
+// TestOneTimeTokensLeaveNoTraceInLogs: a log reader cannot take an
+// invitation, reset or room invite link from a logged path.
+func TestOneTimeTokensLeaveNoTraceInLogs(t *testing.T) {
+	for _, p := range []string{"/invite/inv-SECRET", "/reset/rst-SECRET", "/o/acme/join/v1.SECRET.sig", "/join/v1.SECRET.sig"} {
+		var buf bytes.Buffer
+		New(&buf, 0).Info("request", "path", p, "status", 200)
+		if strings.Contains(buf.String(), "SECRET") || !strings.Contains(buf.String(), "[REDACTED]") {
+			t.Errorf("%s logged as %s", p, buf.String())
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -47,6 +48,8 @@ type Sources struct {
 	Store interface{ DBStats() sql.DBStats }
 	// Recorder is the activity recorder: changes it failed to record.
 	Recorder interface{ RecordFailures() int64 }
+	// Version is the binary's version, for roomhub_build_info.
+	Version string
 }
 
 // New registers the runtime, process, HTTP, hub, bus and store metrics.
@@ -86,6 +89,10 @@ func New(src Sources) *Metrics {
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.latency, m.rateLimited, m.csrf, m.tokens, m.loginFails, m.lockouts, m.crossOrg, m.storeLat)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "roomhub_build_info", Help: "Always 1; its labels are the running binary's version and Go toolchain.",
+		ConstLabels: prometheus.Labels{"version": src.Version, "goversion": runtime.Version()},
+	}, func() float64 { return 1 }))
 	m.tokens.WithLabelValues("ok")
 	m.tokens.WithLabelValues("failed")
 	if src.Node != nil {

@@ -48,6 +48,7 @@ var exported = []string{
 	"roomhub_rooms_local",
 	"roomhub_store_connections",
 	"roomhub_store_wait_total",
+	"roomhub_build_info",
 }
 
 // histograms are the families in exported that are histograms.

@@ -178,3 +178,21 @@ if [ -z "$(nginx_bin)" ]; then
 fi
 [ -n "$(nginx_bin)" ] || die "nginx is not installed after installing nginx-light"
 say "nginx: $("$(nginx_bin)" -v 2>&1 | head -1)"
+
+# The Standard Webhooks reference verifier (npm standardwebhooks, pinned),
+# for the test that verifies Roomhub's webhook signatures in another
+# language. Node from Debian; the package under .cache/node, next to the
+# repository (ROOMHUB_NODE_MODULES tells the test where).
+SW_VERSION=1.1.1
+SW_DIR="$(cd "$(dirname "$0")/.." && pwd)/.cache/node"
+command -v node >/dev/null 2>&1 || apt_install nodejs
+command -v npm >/dev/null 2>&1 || apt_install npm
+sw_installed() { [ "$(node -p "require('$SW_DIR/node_modules/standardwebhooks/package.json').version" 2>/dev/null)" = "$SW_VERSION" ]; }
+if ! sw_installed; then
+  say "installing npm standardwebhooks@$SW_VERSION into $SW_DIR"
+  mkdir -p "$SW_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$SW_DIR" "standardwebhooks@$SW_VERSION" >/dev/null ||
+    die "npm install standardwebhooks@$SW_VERSION failed"
+  sw_installed || die "standardwebhooks@$SW_VERSION is not in $SW_DIR after installing it"
+fi
+say "standardwebhooks: $SW_VERSION (npm) in $SW_DIR, node $(node --version)"

@@ -217,7 +217,37 @@ func (u *user) do(method, path string, body io.Reader, headers map[string]string
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	u.followCSRF(res, b)
 	return res, string(b)
+}
+
+// followCSRF keeps the CSRF token a browser would hold: the one of the
+// last page it loaded, and after a redirect that starts or ends a
+// dashboard session (whose token is bound to it), the one of the page it
+// is sent to.
+func (u *user) followCSRF(res *http.Response, body []byte) {
+	if m := csrfMeta.FindSubmatch(body); m != nil {
+		u.csrf = string(m[1])
+		return
+	}
+	loc := res.Header.Get("Location")
+	if res.StatusCode/100 != 3 || !strings.HasPrefix(loc, "/") {
+		return
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == web.UserSessionCookie {
+			req, _ := http.NewRequest("GET", u.a.srv.URL+loc, nil)
+			req.Header.Set("Accept", "text/html")
+			if next, err := u.c.Do(req); err == nil {
+				nb, _ := io.ReadAll(next.Body)
+				next.Body.Close()
+				if m := csrfMeta.FindSubmatch(nb); m != nil {
+					u.csrf = string(m[1])
+				}
+			}
+			return
+		}
+	}
 }
 
 // post sends JSON with the CSRF header, as the room page does.

@@ -54,7 +54,7 @@ func TestPendingSignInEndsAfterWrongCodes(t *testing.T) {
 	eve := a.visitor()
 	res, body := postFrom(eve, ip, "/login", url.Values{"email": {victim.email}, "password": {testPassword}})
 	wantRedirect(t, res, body, "/login/2fa")
-	kept := eve.sessionCookie()
+	kept, keptCSRF := eve.sessionCookie(), eve.csrf // the CSRF token is bound to that cookie
 	codes := wrongCodes(a, victim.secret, auth.MaxPendingCodeFailures)
 	codes[0] = "aaaaa-bbbbb" // a wrong backup code counts the same
 	for i, c := range codes {
@@ -66,6 +66,7 @@ func TestPendingSignInEndsAfterWrongCodes(t *testing.T) {
 		}
 	}
 	eve.setSessionCookie(kept)
+	eve.csrf = keptCSRF
 	a.nextStep()
 	res, body = postFrom(eve, ip, "/login/2fa", url.Values{"code": {a.code(victim.secret)}})
 	wantRedirect(t, res, body, "/login")

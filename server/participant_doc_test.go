@@ -64,7 +64,12 @@ func TestAPIDocument(t *testing.T) {
 			t.Errorf("rate limit row %q missing", want)
 		}
 	}
-	if want := fmt.Sprintf("body over %d KiB", web.MaxBodyBytes>>10); !strings.Contains(doc, want) {
-		t.Errorf("api.md does not say %q", want)
+	for _, want := range []string{
+		fmt.Sprintf("| 413 | a body over %d KiB", web.DefaultMaxBodyBytes>>10),
+		fmt.Sprintf("`BODY_READ_TIMEOUT` (%d s)", int(web.DefaultBodyReadTimeout/time.Second)),
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("api.md does not say %q", want)
+		}
 	}
 }

@@ -124,7 +124,7 @@ func TestValidation(t *testing.T) {
 	t.Run("oversized body", func(t *testing.T) {
 		big := `{"name":"` + strings.Repeat("a", web.MaxBodyBytes) + `"}`
 		res, body := u.do("POST", "/create_member/", strings.NewReader(big), map[string]string{"Content-Type": "application/json", "X-CSRF-Token": u.csrf})
-		if res.StatusCode != 400 || !strings.Contains(body, "too large") {
+		if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "too large") {
 			t.Fatalf("status %d body %s", res.StatusCode, body)
 		}
 	})

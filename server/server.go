@@ -141,7 +141,7 @@ func (s *Server) Router() chi.Router { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.Begin, s.CheckHost, s.RedirectHTTPS, s.Headers, s.CORS)
+	r.Use(s.Begin, s.CheckHost, s.RedirectHTTPS, s.Headers, s.CORS, s.LimitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 	})

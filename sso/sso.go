@@ -163,12 +163,11 @@ func New(ctx context.Context, cfg Config) (*SSO, error) {
 			return nil, roomhub.Invalid("OIDCIssuer", "The OpenID Connect issuer URL is required with its client id.")
 		}
 		dctx, cancel := context.WithTimeout(ctx, DiscoveryTimeout)
-		keys, err := discover(dctx, s.client, cfg.OIDCIssuer)
+		keys, err := discover(dctx, s.client, strings.TrimSpace(cfg.OIDCIssuer), cfg.OIDCClientID, nil)
 		cancel()
 		if err != nil {
 			return nil, err
 		}
-		keys.clientID = cfg.OIDCClientID
 		// NewCustomisedURL, not New: goth's own discovery takes no context
 		// and reads no jwks_uri.
 		p, err := openidConnect.NewCustomisedURL(cfg.OIDCClientID, cfg.OIDCClientSecret, callback(OIDC),
@@ -322,7 +321,7 @@ func (s *SSO) Complete(ctx context.Context, name, state, data string, query url.
 		if os == nil {
 			return Identity{}, &roomhub.Error{Code: roomhub.EINTERNAL, Message: "unexpected session", Err: fmt.Errorf("%T", sess)}
 		}
-		if err := p.oidc.verify(ctx, s.client, os.IDToken, nonce, time.Now()); err != nil {
+		if err := p.oidc.verify(ctx, os.IDToken, nonce); err != nil {
 			if roomhub.ErrorCode(err) == roomhub.EUNAVAILABLE {
 				return Identity{}, err
 			}

@@ -170,8 +170,8 @@ func TestMisbehavingProvider(t *testing.T) {
 		opt   ssotest.Option
 		cause string // in the error, for the log
 	}{
-		{"forged signature", ssotest.ForgeSignature(), "signature does not verify"},
-		{"wrong audience", ssotest.WrongAudience(), "another client"},
+		{"forged signature", ssotest.ForgeSignature(), "failed to verify signature"},
+		{"wrong audience", ssotest.WrongAudience(), "expected audience"},
 		{"expired", ssotest.ExpireTokens(), "expired"},
 		{"no nonce", ssotest.DropNonce(), "nonce"},
 	} {

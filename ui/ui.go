@@ -45,7 +45,7 @@ var templateFS embed.FS
 // staticFS holds the files served under /static/. VERSIONS.md is not
 // embedded: it documents the vendored files and is checked by the tests.
 //
-//go:embed static/css/*.css static/js/*.js static/vendor/*.js
+//go:embed static/css/*.css static/js/*.js static/vendor/*.js static/img/*.svg
 var staticFS embed.FS
 
 // Pages rendered by Render.

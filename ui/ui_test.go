@@ -51,6 +51,7 @@ func TestRenderPages(t *testing.T) {
 		`<meta name="csrf-token" content="tok-abc">`,
 		`<meta name="roomhub-base" content="/o/acme">`,
 		`<link rel="stylesheet" href="/static/css/roomhub.css">`,
+		`<link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">`,
 		`<script src="/static/vendor/htmx.min.js" nonce="n0nce123"`,
 		`<script src="/static/js/csrf.js" nonce="n0nce123"`,
 		`href="/o/acme/"`,
@@ -496,4 +497,15 @@ func TestVendoredChecksums(t *testing.T) {
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// TestFaviconServed: every page names an icon the server has, so no first
+// visit ends in a 404 for /favicon.ico.
+func TestFaviconServed(t *testing.T) {
+	u := newUI(t)
+	rec := httptest.NewRecorder()
+	u.Static().ServeHTTP(rec, httptest.NewRequest("GET", "/static/img/favicon.svg", nil))
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "image/svg+xml" || !strings.Contains(rec.Body.String(), "<svg") {
+		t.Fatalf("favicon: %d %q %.60q", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
 	"sort"
@@ -41,7 +42,7 @@ func TestWebhookDocument(t *testing.T) {
 	flat := strings.Join(strings.Fields(doc), " ")
 
 	// The example request.
-	m := regexp.MustCompile("(?s)### Example\n.*?the secret\\s+`(whsec_[A-Za-z0-9_-]+)`.*?```http\n(.*?)\n```").FindStringSubmatch(doc)
+	m := regexp.MustCompile("(?s)### Example\n.*?the secret\\s+`(whsec_[A-Za-z0-9+/=]+)`.*?```http\n(.*?)\n```").FindStringSubmatch(doc)
 	if m == nil {
 		t.Fatal("docs/webhooks.md has no example request with its secret")
 	}
@@ -55,26 +56,29 @@ func TestWebhookDocument(t *testing.T) {
 		k, v, _ := strings.Cut(line, ": ")
 		headers[k] = v
 	}
-	sig := headers[webhook.SignatureHeader]
-	ts, err := strconv.ParseInt(regexp.MustCompile(`^t=(\d+),`).FindStringSubmatch(sig + ",")[1], 10, 64)
+	hh := http.Header{}
+	for k, v := range headers {
+		hh.Set(k, v)
+	}
+	ts, err := strconv.ParseInt(headers[webhook.TimestampHeader], 10, 64)
 	if err != nil {
-		t.Fatalf("example signature %q", sig)
+		t.Fatalf("example timestamp %q", headers[webhook.TimestampHeader])
 	}
 	at := time.Unix(ts, 0)
-	if got := webhook.Sign(secret, []byte(body), at); got != sig {
-		t.Fatalf("the example's signature is %q; Sign makes %q", sig, got)
+	if got := webhook.Sign(secret, headers[webhook.EventIDHeader], []byte(body), at); got.Get(webhook.SignatureHeader) != headers[webhook.SignatureHeader] {
+		t.Fatalf("the example's signature is %q; Sign makes %q", headers[webhook.SignatureHeader], got.Get(webhook.SignatureHeader))
 	}
-	if err := webhook.Verify(secret, sig, []byte(body), at.Add(time.Minute)); err != nil {
+	if err := webhook.Verify(secret, hh, []byte(body), at.Add(time.Minute)); err != nil {
 		t.Fatalf("the example does not verify: %v", err)
 	}
-	if err := webhook.Verify(secret, sig, []byte(body), at.Add(webhook.DefaultTolerance+time.Second)); !errors.Is(err, webhook.ErrStale) {
+	if err := webhook.Verify(secret, hh, []byte(body), at.Add(webhook.DefaultTolerance+time.Second)); !errors.Is(err, webhook.ErrStale) {
 		t.Fatalf("the example verifies after the tolerance: %v", err)
 	}
 	v := webhook.NewVerifier(secret).WithClock(func() time.Time { return at })
-	if _, err := v.Verify(sig, []byte(body)); err != nil {
+	if _, err := v.Verify(hh, []byte(body)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(sig, []byte(body)); !errors.Is(err, webhook.ErrReplay) {
+	if _, err := v.Verify(hh, []byte(body)); !errors.Is(err, webhook.ErrReplay) {
 		t.Fatalf("the example's replay: %v", err)
 	}
 
@@ -100,7 +104,7 @@ func TestWebhookDocument(t *testing.T) {
 			t.Errorf("envelope field %s is not in the table", f)
 		}
 	}
-	for _, h := range []string{webhook.SignatureHeader, webhook.EventIDHeader, webhook.EventTypeHeader, webhook.AttemptHeader} {
+	for _, h := range []string{webhook.SignatureHeader, webhook.TimestampHeader, webhook.EventIDHeader, webhook.EventTypeHeader, webhook.AttemptHeader} {
 		if !strings.Contains(doc, "| `"+h+"` |") {
 			t.Errorf("header %s is not in the table", h)
 		}
@@ -161,7 +165,7 @@ func TestWebhookDocument(t *testing.T) {
 		fmt.Sprintf("At most **%d endpoints**", roomhub.MaxWebhookEndpoints),
 		fmt.Sprintf("at most %d bytes", roomhub.MaxWebhookURLLen),
 		fmt.Sprintf("at most %d characters", roomhub.MaxWebhookDescriptionLen),
-		fmt.Sprintf("`%s` and 43 more characters", webhook.SecretPrefix),
+		fmt.Sprintf("`%s` and 44 more characters", webhook.SecretPrefix),
 	} {
 		if !strings.Contains(flat, phrase) && !strings.Contains(flat, strings.ReplaceAll(phrase, "grows 4fold", "grows fourfold")) {
 			t.Errorf("docs/webhooks.md does not say %q", phrase)

@@ -1,8 +1,11 @@
 // Package webhook delivers organizations' events to their webhook endpoints
 // and holds what receivers need to trust them.
 //
-//   - Signing: every request carries Roomhub-Signature: t=<unix seconds>,v1=<hex>,
-//     the HMAC-SHA256 under the endpoint's secret of t + "." + body.
+//   - Signing: every request carries the Standard Webhooks headers
+//     (https://www.standardwebhooks.com): webhook-id, webhook-timestamp and
+//     webhook-signature: v1,<base64 HMAC-SHA256 of id + "." + timestamp +
+//     "." + body>, keyed by the base64-decoded part of the whsec_ secret,
+//     so any Standard Webhooks library verifies them.
 //   - Verifying: Verify checks a signature and its timestamp; a Verifier
 //     also refuses a request it has already accepted (a replay).
 //   - SSRF: a Policy validates endpoint URLs when they are created and
@@ -22,8 +25,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,10 +38,12 @@ import (
 	"roomhub/secret"
 )
 
-// Headers of a delivery.
+// Headers of a delivery: the three of Standard Webhooks, and two of
+// Roomhub's own.
 const (
-	SignatureHeader = "Roomhub-Signature"  // t=<unix seconds>,v1=<hex HMAC-SHA256>
-	EventIDHeader   = "Roomhub-Event-Id"   // the envelope's id, the same in every retry
+	EventIDHeader   = "webhook-id"         // the envelope's id, the same in every retry
+	TimestampHeader = "webhook-timestamp"  // unix seconds of this attempt
+	SignatureHeader = "webhook-signature"  // v1,<base64 HMAC-SHA256>, space-separated if several
 	EventTypeHeader = "Roomhub-Event-Type" // the envelope's type
 	AttemptHeader   = "Roomhub-Attempt"    // 1 for the first attempt, 2 for the first retry, ...
 )
@@ -64,20 +67,33 @@ const SecretPrefix = "whsec_"
 
 // Errors of verification. They say what is wrong, never the expected value.
 var (
-	ErrNoSignature     = errors.New("webhook: missing or malformed " + SignatureHeader + " header")
+	ErrNoSignature     = errors.New("webhook: missing or malformed " + SignatureHeader + " or " + TimestampHeader + " header")
 	ErrBadSignature    = errors.New("webhook: signature does not match the body and secret")
 	ErrStale           = errors.New("webhook: signature timestamp outside the tolerance")
 	ErrReplay          = errors.New("webhook: request already received (replay)")
-	ErrNoEventID       = errors.New("webhook: body is not an event with an id")
+	ErrNoEventID       = errors.New("webhook: missing " + EventIDHeader + " header")
 	ErrReplayCacheFull = errors.New("webhook: too many recent requests to remember; retry later")
 )
 
 // NewSecret returns a new signing secret: SecretPrefix and 256 random bits
-// in unpadded base64url. The HMAC key is the whole string, prefix included.
+// in standard, padded base64, the form Standard Webhooks libraries decode.
 func NewSecret() string {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails: crypto/rand crashes the program instead
-	return SecretPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return SecretPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// key is the HMAC key of secret: the bytes its base64 part encodes.
+// Secrets made before Roomhub adopted Standard Webhooks are unpadded
+// base64url and decode as such; anything else is used as it is.
+func key(secret string) []byte {
+	s := strings.TrimPrefix(secret, SecretPrefix)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) > 0 {
+			return b
+		}
+	}
+	return []byte(secret)
 }
 
 // SecretAAD binds an endpoint's sealed secret to its row, as secret.AAD does
@@ -86,72 +102,59 @@ func SecretAAD(endpointID int64) string {
 	return secret.AAD(roomhub.SealedSecret{Table: "webhook_endpoints", Column: "secret", ID: endpointID})
 }
 
-// mac is the hex HMAC-SHA256 under secret of the signed content.
-func mac(secret string, ts int64, body []byte) string {
-	h := hmac.New(sha256.New, []byte(secret))
+// mac is the base64 HMAC-SHA256 under secret of id.ts.body.
+func mac(secret, id string, ts int64, body []byte) string {
+	h := hmac.New(sha256.New, key(secret))
+	h.Write([]byte(id))
+	h.Write([]byte{'.'})
 	h.Write([]byte(strconv.FormatInt(ts, 10)))
 	h.Write([]byte{'.'})
 	h.Write(body)
-	return hex.EncodeToString(h.Sum(nil))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
 
-// Sign returns the Roomhub-Signature header value for body sent at t:
-// "t=<unix seconds>,v1=<hex HMAC-SHA256 of t + "." + body>".
-func Sign(secret string, body []byte, t time.Time) string {
+// Sign returns the Standard Webhooks headers of body, sent as message id
+// at t: webhook-id, webhook-timestamp and webhook-signature.
+func Sign(secret, id string, body []byte, t time.Time) http.Header {
 	ts := t.Unix()
-	return "t=" + strconv.FormatInt(ts, 10) + ",v1=" + mac(secret, ts, body)
+	h := http.Header{}
+	h.Set(EventIDHeader, id)
+	h.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+	h.Set(SignatureHeader, "v1,"+mac(secret, id, ts, body))
+	return h
 }
 
-// parseHeader reads "t=...,v1=...[,v1=...]"; unknown keys are ignored, so a
-// later scheme can be added beside v1.
-func parseHeader(header string) (ts int64, sigs []string, err error) {
-	haveTS := false
-	for _, part := range strings.Split(header, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return 0, nil, ErrNoSignature
-		}
-		switch k {
-		case "t":
-			n, perr := strconv.ParseInt(v, 10, 64)
-			if perr != nil || haveTS {
-				return 0, nil, ErrNoSignature
-			}
-			ts, haveTS = n, true
-		case "v1":
-			sigs = append(sigs, v)
-		}
+// check verifies h's signature of body at now and returns its id and
+// timestamp. Signatures of versions other than v1 are skipped, so a later
+// scheme can be sent beside v1.
+func check(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) (string, int64, error) {
+	id := h.Get(EventIDHeader)
+	if id == "" {
+		return "", 0, ErrNoEventID
 	}
-	if !haveTS || len(sigs) == 0 {
-		return 0, nil, ErrNoSignature
-	}
-	return ts, sigs, nil
-}
-
-// check verifies header against body at now and returns its timestamp.
-func check(secret, header string, body []byte, now time.Time, tolerance time.Duration) (int64, error) {
-	ts, sigs, err := parseHeader(header)
-	if err != nil {
-		return 0, err
+	ts, err := strconv.ParseInt(h.Get(TimestampHeader), 10, 64)
+	sigs := strings.Fields(h.Get(SignatureHeader))
+	if err != nil || len(sigs) == 0 {
+		return "", 0, ErrNoSignature
 	}
 	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-		return 0, ErrStale
+		return "", 0, ErrStale
 	}
-	want := []byte(mac(secret, ts, body))
+	want := []byte(mac(secret, id, ts, body))
 	for _, s := range sigs {
-		if hmac.Equal([]byte(s), want) {
-			return ts, nil
+		if v, sig, ok := strings.Cut(s, ","); ok && v == "v1" && hmac.Equal([]byte(sig), want) {
+			return id, ts, nil
 		}
 	}
-	return 0, ErrBadSignature
+	return "", 0, ErrBadSignature
 }
 
-// Verify checks that header (the Roomhub-Signature value) signs body under
-// secret and that its timestamp is within DefaultTolerance of now. It does
-// not remember requests, so it cannot refuse a replay within the tolerance:
-// use a Verifier for that.
-func Verify(secret, header string, body []byte, now time.Time) error {
-	_, err := check(secret, header, body, now, DefaultTolerance)
+// Verify checks that h's webhook-signature signs its webhook-id,
+// webhook-timestamp and body under secret, and that the timestamp is
+// within DefaultTolerance of now. It does not remember requests, so it
+// cannot refuse a replay within the tolerance: use a Verifier for that.
+func Verify(secret string, h http.Header, body []byte, now time.Time) error {
+	_, _, err := check(secret, h, body, now, DefaultTolerance)
 	return err
 }
 
@@ -191,21 +194,15 @@ func (v *Verifier) WithTolerance(d time.Duration) *Verifier { v.tolerance = d; r
 // WithMaxSeen bounds how many requests v remembers.
 func (v *Verifier) WithMaxSeen(n int) *Verifier { v.maxSeen = n; return v }
 
-// Verify checks header and body like the package's Verify, then refuses a
-// replay. It returns the event's id.
-func (v *Verifier) Verify(header string, body []byte) (string, error) {
+// Verify checks h and body like the package's Verify, then refuses a
+// replay. It returns the message id (the event's id).
+func (v *Verifier) Verify(h http.Header, body []byte) (string, error) {
 	now := v.now()
-	ts, err := check(v.secret, header, body, now, v.tolerance)
+	id, ts, err := check(v.secret, h, body, now, v.tolerance)
 	if err != nil {
 		return "", err
 	}
-	var ev struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(body, &ev) != nil || ev.ID == "" {
-		return "", ErrNoEventID
-	}
-	key := ev.ID + "@" + strconv.FormatInt(ts, 10)
+	key := id + "@" + strconv.FormatInt(ts, 10)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for len(v.exp) > 0 && v.exp[0].at < now.Unix() {
@@ -219,12 +216,11 @@ func (v *Verifier) Verify(header string, body []byte) (string, error) {
 	}
 	v.seen[key] = true
 	heap.Push(&v.exp, expiry{at: ts + int64(v.tolerance/time.Second) + 1, key: key})
-	return ev.ID, nil
+	return id, nil
 }
 
 // VerifyRequest reads r's body (at most MaxPayloadBytes) and verifies it
-// with its Roomhub-Signature header. It returns the body, to be decoded as
-// the event.
+// with its headers. It returns the body, to be decoded as the event.
 func (v *Verifier) VerifyRequest(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayloadBytes+1))
 	if err != nil {
@@ -233,7 +229,7 @@ func (v *Verifier) VerifyRequest(r *http.Request) ([]byte, error) {
 	if len(body) > MaxPayloadBytes {
 		return nil, fmt.Errorf("webhook: body over %d bytes", MaxPayloadBytes)
 	}
-	if _, err := v.Verify(r.Header.Get(SignatureHeader), body); err != nil {
+	if _, err := v.Verify(r.Header, body); err != nil {
 		return nil, err
 	}
 	return body, nil

@@ -270,10 +270,11 @@ func (w *Worker) post(ctx context.Context, c roomhub.WebhookClaim, attempt int) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set(EventIDHeader, c.EventID)
+	for k, v := range Sign(key, c.EventID, c.Payload, w.Now()) {
+		req.Header[k] = v
+	}
 	req.Header.Set(EventTypeHeader, c.Type)
 	req.Header.Set(AttemptHeader, strconv.Itoa(attempt))
-	req.Header.Set(SignatureHeader, Sign(key, c.Payload, w.Now()))
 	res, err := w.client.Do(req)
 	if err != nil {
 		return 0, describe(err)

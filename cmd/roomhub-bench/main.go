@@ -89,8 +89,9 @@ func main() {
 	defer stop()
 
 	if o.soak.enabled() {
-		if o.soak.duration > 0 && o.timeout < o.soak.duration+5*time.Minute {
-			ctx, cancel = context.WithTimeout(context.Background(), o.soak.duration+5*time.Minute)
+		// The churn, a rest before it and one after, and time to spare.
+		if need := o.soak.duration + 2*o.soak.idle + 5*time.Minute; o.soak.duration > 0 && o.timeout < need {
+			ctx, cancel = context.WithTimeout(context.Background(), need)
 			defer cancel()
 			ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -131,11 +131,7 @@ func adminRun(ctx context.Context, st *sqlstore.Store, cfg config.Config, cmd st
 		if !r.Valid() {
 			return roomhub.Invalid("role", "--role must be owner, admin or viewer.")
 		}
-		base := cfg.PublicURL
-		if base == "" {
-			base = "http://localhost" + cfg.Addr
-		}
-		link, err := account.IssueInvitation(ctx, st, now, cfg.InviteTTL, base, o.ID, e, r, 0)
+		link, err := account.IssueInvitation(ctx, st, now, cfg.InviteTTL, cliBase(cfg), o.ID, e, r, 0)
 		if err != nil {
 			return err
 		}

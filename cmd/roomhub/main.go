@@ -70,6 +70,7 @@ const usage = `usage:
                                 clear failed-login locks
   roomhub sessions clear        sign out every dashboard and participant session
   roomhub healthcheck           exit 0 if the server on ADDR answers /healthz (for containers)
+  roomhub version               print the version and the Go toolchain it was built with
 `
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -77,7 +78,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 {
 		cmd = args[0]
 	}
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	switch {
+	case cmd == "version" || cmd == "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return 0
 	case cmd == "serve":
 		return serve(getenv, stdout, stderr)
 	case cmd == "secrets" && len(args) == 2 && args[1] == "validate":
@@ -188,13 +196,17 @@ func serve(getenv func(string) string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		out = io.MultiWriter(stdout, f)
 	}
-	log := logging.New(out, logging.ParseLevel(getenv("LOG_LEVEL")))
+	log := logging.NewLimited(out, logging.ParseLevel(getenv("LOG_LEVEL")),
+		logging.Limits{MaxValue: cfg.LogMaxValueBytes, Burst: cfg.SecurityLogBurst, Window: cfg.SecurityLogWindow})
 	if cfg.SecretKey == "" { // only reachable with DEBUG=true
 		cfg.SecretKey = generateKey()
 		log.Warn("DEBUG is on and SECRET_KEY is unset: using a throwaway key; sessions end when the server restarts")
 	}
 	if cfg.Debug {
 		log.Warn("DEBUG is on: cookies are not Secure and HSTS is off; never run production like this")
+	}
+	for _, w := range startupWarnings(cfg) {
+		log.Warn(w)
 	}
 	if cfg.MasterKey == "" || cfg.APIKeySecret == "" { // only reachable with DEBUG=true
 		if err := devKeys(&cfg); err != nil {
@@ -291,12 +303,13 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	recorder := activity.New(st, bus, log)
 	node.OnLifecycle(recorder)
 	node.Start()
-	src := metrics.Sources{Node: node, Store: st, Recorder: recorder}
+	src := metrics.Sources{Node: node, Store: st, Recorder: recorder, Version: buildVersion()}
 	if rb, ok := bus.(*redisbus.Bus); ok {
 		src.Bus = rb
 	}
 	obs := metrics.New(src)
 	st.ObserveQueries(obs.StoreQuery)
+	st.SetAuditBounds(roomhub.AuditBounds{UserAgent: cfg.AuditMaxUserAgent, Path: cfg.AuditMaxPath, Description: cfg.AuditMaxDescription})
 	if cfg.MetricsAddr != "off" {
 		// Bound before serving: a node whose metrics cannot be scraped
 		// looks down to Prometheus while it serves, so it must not start.
@@ -324,6 +337,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	obs.WatchLive(srv)
 	go sweepSessions(ctx, st, log)
 	go repairHistory(ctx, st, node, cfg, log)
+	go pruneAudit(ctx, st, cfg.AuditRetention, time.Now, log)
 	// Webhook deliveries: every node runs a worker; leases keep each
 	// delivery to one of them (docs/webhooks.md).
 	hooks := webhook.NewWorker(st, box, webhook.Policy{Allow: cfg.WebhookAllowNets}, log)
@@ -336,7 +350,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	hs := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

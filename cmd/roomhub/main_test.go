@@ -82,9 +82,12 @@ func TestSecretsValidate(t *testing.T) {
 	if code := run([]string{"secrets", "validate"}, envOf(good), io.Discard, io.Discard); code != 0 {
 		t.Fatal("a generated key does not validate as APP_MASTER_KEY")
 	}
-	for name, v := range map[string]string{"APP_MASTER_KEY": "", "API_KEY_SECRET": good["SECRET_KEY"]} {
+	for name, v := range map[string]string{"APP_MASTER_KEY": "", "API_KEY_SECRET": good["SECRET_KEY"], "AGORA_APP_ID": "my-app"} {
 		bad := maps.Clone(good)
 		bad[name] = v
+		if name == "AGORA_APP_ID" {
+			bad["AGORA_APP_CERTIFICATE"] = strings.Repeat("0f", 16)
+		}
 		errb.Reset()
 		if code := run([]string{"secrets", "validate"}, envOf(bad), io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), name) {
 			t.Errorf("%s=%q: exit %d, stderr %q", name, v, code, errb.String())
@@ -234,6 +237,7 @@ func checkMetrics(t *testing.T, url string) {
 		regexp.MustCompile(`(?m)^roomhub_rooms_local 1$`),
 		regexp.MustCompile(`roomhub_store_connections\{state="idle"\} `),
 		regexp.MustCompile(`(?m)^go_goroutines `),
+		regexp.MustCompile(`(?m)^roomhub_build_info\{goversion="go1\.[^"]+",version="[^"]+"\} 1$`),
 		regexp.MustCompile(`(?m)^process_resident_memory_bytes `),
 	} {
 		if !want.MatchString(scrape) {

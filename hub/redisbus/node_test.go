@@ -169,21 +169,26 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 // two sockets does not make it leave after the grace period.
 func TestReconcileRestoresLostPresence(t *testing.T) {
 	p, st := prefix(t), hubtest.NewMemberStore()
-	cfg := hub.Config{ReconcileInterval: 100 * time.Millisecond, Grace: 300 * time.Millisecond, ReapInterval: 50 * time.Millisecond}
+	// A member who never opened a socket leaves after the grace period, so
+	// each joins just before its sockets open, with a grace long enough for
+	// a loaded machine.
+	cfg := hub.Config{ReconcileInterval: 100 * time.Millisecond, Grace: time.Second, ReapInterval: 50 * time.Millisecond}
 	a := startNodeWith(t, p, "a", st, cfg)
 	b := startNodeWith(t, p, "b", st, cfg) // reaps too
 	ctx := context.Background()
 	k := hub.Key{Org: 1, Room: "r"}
-	for uid := uint32(1); uid <= 3; uid++ {
-		if err := a.n.Join(ctx, roomhub.Member{OrgID: 1, Room: "r", UID: uid, Name: fmt.Sprint("m", uid), JoinedAt: time.Now().Add(-time.Hour)}); err != nil {
+	join := func(uid uint32) {
+		if err := a.n.Join(ctx, roomhub.Member{OrgID: 1, Room: "r", UID: uid, Name: fmt.Sprint("m", uid), JoinedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	join(1)
 	first := a.dial(t, 1)
 	read(t, first)
 	second := a.dial(t, 1)
 	read(t, second)
 	for _, uid := range []uint32{2, 3} {
+		join(uid)
 		read(t, b.dial(t, uid)) // members 2 and 3 on node b
 	}
 	rdb := client(t)

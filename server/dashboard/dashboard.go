@@ -640,6 +640,7 @@ func (s *Handler) auditPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	auditView(r, d.Entries)
 	if len(d.Entries) == AuditPageSize {
 		v, _ := url.ParseQuery(d.Query)
 		v.Set("before", strconv.FormatInt(d.Entries[len(d.Entries)-1].ID, 10))
@@ -670,6 +671,7 @@ func (s *Handler) auditCSV(w http.ResponseWriter, r *http.Request) error {
 			s.log.Error("audit export failed", "request_id", st.ID, "err", err)
 			break
 		}
+		auditView(r, rows)
 		for _, e := range rows {
 			extra, _ := json.Marshal(e.Extra)
 			cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), csvSafe(e.ActorID), csvSafe(e.ActorName), e.Action,

@@ -44,6 +44,8 @@ type Handler struct {
 	stillSignedIn func(ctx context.Context, r *http.Request) bool
 	// liveStreams counts the open live dashboard streams (MaxLiveStreams).
 	liveStreams atomic.Int64
+	// streams counts the open live streams per user and per organization.
+	streams streamCounts
 }
 
 // Deps are what the live pages read and act on.
@@ -224,7 +226,7 @@ func (s *Handler) readLive(ctx context.Context, r *http.Request, csrf string, or
 func (s *Handler) LiveStreams() int64 { return s.liveStreams.Load() }
 
 func (s *Handler) livePage(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.readLive(r.Context(), r, s.CSRFToken(s.EnsureCookie(w, r)), web.StateOf(r).Dash.Org)
+	d, err := s.readLive(r.Context(), r, s.PageCSRF(w, r), web.StateOf(r).Dash.Org)
 	if err != nil {
 		return err
 	}
@@ -255,11 +257,16 @@ func (s *Handler) liveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.liveStreams.Add(-1)
+	release := s.acquireLiveStream(w, r)
+	if release == nil {
+		return
+	}
+	defer release()
 	ctx := r.Context()
 	st := web.StateOf(r)
 	org := st.Dash.Org
 
-	csrf := s.CSRFToken(s.EnsureCookie(w, r))
+	csrf := s.PageCSRF(w, r)
 	changed := make(chan string, LiveFeedBuffer)
 	// overflow asks for the whole list again: the buffer was full, or the
 	// feed's sequence jumped (events lost while the bus reconnected, or the
@@ -559,7 +566,7 @@ func (s *Handler) renderRoom(w http.ResponseWriter, r *http.Request, key hub.Key
 		s.Fail(w, r, err)
 		return
 	}
-	lr, err := s.readRoom(ctx, r, s.CSRFToken(s.EnsureCookie(w, r)), org, key.Room, peaks)
+	lr, err := s.readRoom(ctx, r, s.PageCSRF(w, r), org, key.Room, peaks)
 	if err != nil {
 		s.Fail(w, r, err)
 		return

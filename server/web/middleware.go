@@ -67,7 +67,7 @@ func probe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path
 // poisoned absolute URLs).
 func (s *Kit) CheckHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !probe(r) && !hostAllowed(r.Host, s.cfg.AllowedHosts) {
+		if !probe(r) && !s.hostOK(r) {
 			s.Security(r, "disallowed_host", "host", r.Host)
 			s.Fail(w, r, roomhub.Errorf(roomhub.EINVALID, "Invalid Host header."))
 			return

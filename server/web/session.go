@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -41,13 +40,12 @@ func SessionID(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// cookieToken returns the session token the client sent, if well-formed.
-func cookieToken(r *http.Request) string {
+// cookieToken returns the participant session token the client sent, if
+// the server issued it (issuedToken); anything else counts as no cookie,
+// so a session id chosen by the client is never adopted.
+func (s *Kit) cookieToken(r *http.Request) string {
 	c, err := r.Cookie(SessionCookie)
-	if err != nil || len(c.Value) != base64.RawURLEncoding.EncodedLen(SessionTokenBytes) {
-		return ""
-	}
-	if _, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil {
+	if err != nil || !s.issuedToken(c.Value) {
 		return ""
 	}
 	return c.Value
@@ -58,12 +56,10 @@ func cookieToken(r *http.Request) string {
 func (s *Kit) EnsureCookie(w http.ResponseWriter, r *http.Request) string {
 	st := StateOf(r)
 	if st.sess == nil {
-		st.sess = &sessionState{token: cookieToken(r)}
+		st.sess = &sessionState{token: s.cookieToken(r)}
 	}
 	if st.sess.token == "" {
-		b := make([]byte, SessionTokenBytes)
-		rand.Read(b)
-		st.sess.token = base64.RawURLEncoding.EncodeToString(b)
+		st.sess.token = s.newSessionToken()
 		st.sess.loaded = true // brand new: nothing to load
 		now := s.clock.Now()
 		st.sess.s = roomhub.Session{ID: SessionID(st.sess.token), CreatedAt: now, LastSeen: now}
@@ -123,11 +119,18 @@ func (s *Kit) CSRFToken(sessionToken string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// csrfValid checks sent against the request's CSRF token: the dashboard
+// session's when the request carries a dashboard cookie (dashCSRFToken),
+// else the participant session's.
 func (s *Kit) csrfValid(r *http.Request, sent string) bool {
-	tok := cookieToken(r)
-	if tok == "" || sent == "" {
+	var want string
+	if dash := dashCookie(r); dash != "" {
+		want = s.dashCSRFToken(SessionID(dash))
+	} else if tok := s.cookieToken(r); tok != "" {
+		want = s.CSRFToken(tok)
+	}
+	if want == "" || sent == "" {
 		return false
 	}
-	want := s.CSRFToken(tok)
 	return subtle.ConstantTimeCompare([]byte(want), []byte(sent)) == 1
 }

@@ -110,7 +110,7 @@ func (s *Kit) Observer() Observer    { return s.obs }
 func (s *Kit) Page(w http.ResponseWriter, r *http.Request, code int, name string, p ui.Page) {
 	st := StateOf(r)
 	p.Nonce = st.Nonce
-	p.CSRFToken = s.CSRFToken(s.EnsureCookie(w, r))
+	p.CSRFToken = s.PageCSRF(w, r)
 	p.Base = st.Base
 	p.OrgName = st.Org.Name
 	if st.Org.ID != 0 {

@@ -27,7 +27,13 @@ type Store struct {
 	db      *timedDB
 	dialect Dialect
 	now     func() time.Time
+
+	auditBounds roomhub.AuditBounds // SetAuditBounds; zero: the defaults
 }
+
+// SetAuditBounds sets the bounds AppendAudit cuts audit fields to. Call it
+// before the Store is shared.
+func (s *Store) SetAuditBounds(b roomhub.AuditBounds) { s.auditBounds = b }
 
 var _ roomhub.Store = (*Store)(nil)
 
@@ -416,7 +422,11 @@ const (
 
 // AppendAudit records e; its ID is assigned by the database. An empty Extra
 // is stored as NULL and read back as nil.
+//
+// Every field is cut to the audit bounds and one-time tokens are removed
+// from the path (roomhub.AuditEntry.BoundedBy) whatever the caller passed.
 func (s *Store) AppendAudit(ctx context.Context, e roomhub.AuditEntry) error {
+	e = e.BoundedBy(s.auditBounds)
 	var extra sql.NullString
 	if len(e.Extra) > 0 {
 		b, err := json.Marshal(e.Extra)
@@ -432,6 +442,27 @@ func (s *Store) AppendAudit(ctx context.Context, e roomhub.AuditEntry) error {
 	_, err := s.db.ExecContext(ctx, qAppendAudit, e.OrgID, millis(e.At), e.ActorID, e.ActorName, e.Action,
 		e.ObjectType, e.ObjectID, e.Description, e.IP, e.UserAgent, e.Path, success, extra)
 	return s.fail(err)
+}
+
+// PruneAudit deletes the audit rows of every organization older than
+// before, at most batch rows per statement until none is left, and returns
+// how many. AUDIT_RETENTION sets before; the server prunes hourly.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time, batch int) (int, error) {
+	if batch <= 0 {
+		batch = 10000
+	}
+	total := 0
+	for {
+		n, err := affected(s.db.ExecContext(ctx,
+			`DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 LIMIT $2)`, millis(before), batch))
+		if err != nil {
+			return total, s.fail(err)
+		}
+		total += int(n)
+		if n < int64(batch) {
+			return total, nil
+		}
+	}
 }
 
 // ListAudit returns org's newest entries first, at most limit of them; a

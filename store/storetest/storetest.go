@@ -5,11 +5,14 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"roomhub"
 )
@@ -38,6 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) roomhub.Store) {
 		{"AuditScopedNewestFirst", testAuditList},
 		{"AuditLimit", testAuditLimit},
 		{"AuditExtra", testAuditExtra},
+		{"AuditFieldsBounded", testAuditBounded},
+		{"AuditPrune", testAuditPrune},
 		{"CancelledContext", testCancelledContext},
 		{"Metacharacters", testMetacharacters},
 		{"Ping", testPing},
@@ -587,6 +592,70 @@ func testAuditExtra(t *testing.T, s roomhub.Store) {
 			must(t, s.AppendAudit(t.Context(), e))
 			wantEntries(t, listAudit(t, s, org.ID, 1), []roomhub.AuditEntry{e})
 		})
+	}
+}
+
+// testAuditBounded: an attacker chooses the User-Agent and path of a
+// refused request; whatever their size, the row keeps a bounded prefix, and
+// one-time tokens never reach it.
+func testAuditBounded(t *testing.T, s roomhub.Store) {
+	org := createOrg(t, s, "acme")
+	e := entry(org.ID, 0, "member.delete.denied")
+	e.UserAgent = strings.Repeat("A", 64<<10)
+	e.Path = "/o/acme/join/" + strings.Repeat("t", 40) + "/" + strings.Repeat("p", 64<<10)
+	e.Description = strings.Repeat("é", 10<<10)
+	e.ActorName = strings.Repeat("n", 10<<10)
+	e.ObjectID = strings.Repeat("o", 10<<10)
+	e.Extra = map[string]any{"blob": strings.Repeat("x", 64<<10)}
+	must(t, s.AppendAudit(t.Context(), e))
+	got := listAudit(t, s, org.ID, 1)[0]
+	for _, f := range []struct {
+		name string
+		v    string
+		max  int
+	}{
+		{"user agent", got.UserAgent, roomhub.MaxAuditUserAgent},
+		{"path", got.Path, roomhub.MaxAuditPath},
+		{"description", got.Description, roomhub.MaxAuditDescription},
+		{"actor name", got.ActorName, roomhub.MaxAuditShort},
+		{"object id", got.ObjectID, roomhub.MaxAuditShort},
+	} {
+		if len(f.v) > f.max || len(f.v) < f.max/2 || !utf8.ValidString(f.v) {
+			t.Errorf("%s kept %d bytes (valid UTF-8: %v), want a prefix of at most %d", f.name, len(f.v), utf8.ValidString(f.v), f.max)
+		}
+	}
+	if strings.Contains(got.Path, "tttt") || !strings.HasPrefix(got.Path, "/o/acme/join/"+roomhub.RedactedToken+"/") {
+		t.Errorf("path %.80q keeps the invite token", got.Path)
+	}
+	if b, _ := json.Marshal(got.Extra); len(b) > roomhub.MaxAuditExtraBytes {
+		t.Errorf("extra kept %d bytes", len(b))
+	}
+}
+
+// testAuditPrune: rows older than the retention go, in every organization;
+// newer ones stay.
+func testAuditPrune(t *testing.T, s roomhub.Store) {
+	p, ok := s.(interface {
+		PruneAudit(ctx context.Context, before time.Time, batch int) (int, error)
+	})
+	if !ok {
+		t.Fatalf("%T has no PruneAudit", s)
+	}
+	a, b := createOrg(t, s, "a"), createOrg(t, s, "b")
+	for ms := range 7 {
+		must(t, s.AppendAudit(t.Context(), entry(a.ID, ms, "a")))
+		must(t, s.AppendAudit(t.Context(), entry(b.ID, ms, "b")))
+	}
+	n, err := p.PruneAudit(t.Context(), at(5), 3) // batches of 3: 10 rows in four statements
+	must(t, err)
+	if n != 10 {
+		t.Fatalf("pruned %d rows, want 10", n)
+	}
+	for _, org := range []int64{a.ID, b.ID} {
+		es := listAudit(t, s, org, 100)
+		if len(es) != 2 || !es[1].At.Equal(at(5)) {
+			t.Fatalf("org %d kept %+v, want the rows at 5 and 6 ms", org, es)
+		}
 	}
 }
 

@@ -47,6 +47,22 @@
   var roster = new Map(); // uid -> {uid, name, joined_at}
   var names = new Map(); // uid -> last known name, kept after a leave for chat
   var hands = new Set(); // uids with a raised hand
+
+  // handIcon draws a raised hand. An emoji renders as an empty box where no
+  // emoji font is installed; this draws the same everywhere.
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  function handIcon() {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "1.1em");
+    svg.setAttribute("height", "1.1em");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M7 11V5.5a1.5 1.5 0 0 1 3 0V10h.5V3.5a1.5 1.5 0 0 1 3 0V10h.5V4.5a1.5 1.5 0 0 1 3 0V11h.5V7.5a1.5 1.5 0 0 1 3 0V15a7 7 0 0 1-7 7h-.6a6 6 0 0 1-4.7-2.3L3.3 14.6a1.5 1.5 0 0 1 2.3-1.9L7 14.4z");
+    svg.appendChild(path);
+    return svg;
+  }
   var inVideo = new Set(); // uids Agora reports in the video ("video" frames)
   var myHand = false;
   var lastSeq = null; // seq of the last applied frame, null before a snapshot
@@ -138,7 +154,7 @@
         hand.setAttribute("role", "img");
         hand.setAttribute("aria-label", "hand raised");
         hand.title = "Hand raised";
-        hand.textContent = "\u270B";
+        hand.appendChild(handIcon());
         li.appendChild(hand);
       }
       frag.appendChild(li);
