@@ -149,39 +149,26 @@ type AuditFilter struct {
 	Limit   int   // capped by the store
 }
 
-// Accounts is the durable state behind the dashboard. Every method that
+// Accounts is the durable state behind the dashboard, one interface per
+// concern; a handler asks for the concerns it uses. Every method that
 // touches an organization's data takes the organization id and filters by
 // it: there is no lookup of a tenant object by id alone.
 type Accounts interface {
+	Orgs
+	Users
+	SecondFactors
+	Memberships
+	UserTokens
+	UserSessions
+	Lockouts
+	APIKeys
+	AuditLog
+}
+
+// Orgs lists organizations and keeps their settings and sealed secrets.
+type Orgs interface {
 	ListOrgs(ctx context.Context) ([]Org, error)
 	OrgByID(ctx context.Context, id int64) (Org, error)
-
-	CreateUser(ctx context.Context, u User) (User, error)
-	// UserByEmail and UserByID are global: a user is not tenant data; what
-	// they may see is decided by Membership.
-	UserByEmail(ctx context.Context, email string) (User, error)
-	UserByID(ctx context.Context, id int64) (User, error)
-	SetPassword(ctx context.Context, userID int64, hash string) error
-	SetUserName(ctx context.Context, userID int64, name string) error
-	// SetTOTP enrols (secret != "") or resets (secret == "") the second
-	// factor, replacing the backup codes with codeHashes.
-	SetTOTP(ctx context.Context, userID int64, secret string, codeHashes []string) error
-	// UseTOTPStep records step as used; false if a step >= step was already.
-	UseTOTPStep(ctx context.Context, userID int64, step int64) (bool, error)
-	// UseBackupCode marks the code with hash as used; false if none unused.
-	UseBackupCode(ctx context.Context, userID int64, hash string) (bool, error)
-	UnusedBackupCodes(ctx context.Context, userID int64) (int, error)
-
-	AddMembership(ctx context.Context, orgID, userID int64, role Role) error
-	Membership(ctx context.Context, orgID, userID int64) (Membership, error)
-	ListMemberships(ctx context.Context, userID int64) ([]Membership, error)
-	ListOrgUsers(ctx context.Context, orgID int64) ([]Membership, error)
-	// SetRole and RemoveMembership refuse, with ErrLastOwner, to take away
-	// an organization's only owner; the check and the change are one
-	// transaction.
-	SetRole(ctx context.Context, orgID, userID int64, role Role) error
-	RemoveMembership(ctx context.Context, orgID, userID int64) error
-	CountOwners(ctx context.Context, orgID int64) (int, error)
 
 	OrgSettings(ctx context.Context, orgID int64) (OrgSettings, error)
 	SaveOrgSettings(ctx context.Context, s OrgSettings) error
@@ -192,7 +179,47 @@ type Accounts interface {
 	// transaction that fails if any changed meanwhile.
 	ListSealedSecrets(ctx context.Context) ([]SealedSecret, error)
 	ReplaceSealedSecrets(ctx context.Context, s []SealedSecret) error
+}
 
+// Users are the people who sign in to the dashboard.
+type Users interface {
+	CreateUser(ctx context.Context, u User) (User, error)
+	// UserByEmail and UserByID are global: a user is not tenant data; what
+	// they may see is decided by Membership.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	UserByID(ctx context.Context, id int64) (User, error)
+	SetPassword(ctx context.Context, userID int64, hash string) error
+	SetUserName(ctx context.Context, userID int64, name string) error
+}
+
+// SecondFactors keeps each user's TOTP secret, used steps and backup codes.
+type SecondFactors interface {
+	// SetTOTP enrols (secret != "") or resets (secret == "") the second
+	// factor, replacing the backup codes with codeHashes.
+	SetTOTP(ctx context.Context, userID int64, secret string, codeHashes []string) error
+	// UseTOTPStep records step as used; false if a step >= step was already.
+	UseTOTPStep(ctx context.Context, userID int64, step int64) (bool, error)
+	// UseBackupCode marks the code with hash as used; false if none unused.
+	UseBackupCode(ctx context.Context, userID int64, hash string) (bool, error)
+	UnusedBackupCodes(ctx context.Context, userID int64) (int, error)
+}
+
+// Memberships are users' roles in organizations.
+type Memberships interface {
+	AddMembership(ctx context.Context, orgID, userID int64, role Role) error
+	Membership(ctx context.Context, orgID, userID int64) (Membership, error)
+	ListMemberships(ctx context.Context, userID int64) ([]Membership, error)
+	ListOrgUsers(ctx context.Context, orgID int64) ([]Membership, error)
+	// SetRole and RemoveMembership refuse, with ErrLastOwner, to take away
+	// an organization's only owner; the check and the change are one
+	// transaction.
+	SetRole(ctx context.Context, orgID, userID int64, role Role) error
+	RemoveMembership(ctx context.Context, orgID, userID int64) error
+	CountOwners(ctx context.Context, orgID int64) (int, error)
+}
+
+// UserTokens are one-time invitation and password reset links.
+type UserTokens interface {
 	CreateUserToken(ctx context.Context, t UserToken) (UserToken, error)
 	// UserTokenByHash returns an unused, unexpired token.
 	UserTokenByHash(ctx context.Context, kind TokenKind, hash string, now time.Time) (UserToken, error)
@@ -204,7 +231,11 @@ type Accounts interface {
 	// the user issued in the organization (they lost the right to issue
 	// them), and reports how many.
 	RevokeTokensIssuedBy(ctx context.Context, orgID, userID int64) (int, error)
+}
 
+// UserSessions are dashboard sign-ins (not participant sessions, which the
+// Store keeps).
+type UserSessions interface {
 	CreateUserSession(ctx context.Context, s UserSession) error
 	UserSession(ctx context.Context, id string) (UserSession, error)
 	TouchUserSession(ctx context.Context, id string, lastSeen time.Time) error
@@ -215,13 +246,19 @@ type Accounts interface {
 	// pending (not yet verified) session id, in one statement, and returns
 	// the new count; ENOTFOUND if there is no such pending session.
 	RecordCodeFailure(ctx context.Context, id string) (int, error)
+}
 
+// Lockouts count failed sign-ins per email and address.
+type Lockouts interface {
 	LoginAttempts(ctx context.Context, email, ip string) (LoginAttempts, error)
 	// RecordLoginFailure adds a failure and locks the pair for lockFor once
 	// failures reach limit; it returns the updated row.
 	RecordLoginFailure(ctx context.Context, email, ip string, limit int, lockFor time.Duration, now time.Time) (LoginAttempts, error)
 	ClearLoginAttempts(ctx context.Context, email, ip string) (int, error) // "" matches all
+}
 
+// APIKeys are organizations' keys for the /api/v1 API.
+type APIKeys interface {
 	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
 	ListAPIKeys(ctx context.Context, orgID int64) ([]APIKey, error)
 	// APIKeyByHash is the one lookup not scoped by organization: the key
@@ -229,7 +266,10 @@ type Accounts interface {
 	APIKeyByHash(ctx context.Context, hash string) (APIKey, error)
 	RevokeAPIKey(ctx context.Context, orgID, id int64, now time.Time) error
 	TouchAPIKey(ctx context.Context, id int64, now time.Time) error
+}
 
+// AuditLog reads an organization's audit rows (the Store appends them).
+type AuditLog interface {
 	QueryAudit(ctx context.Context, orgID int64, f AuditFilter) ([]AuditEntry, error)
 }
 

@@ -54,6 +54,9 @@ const (
 	// APIKeyShownLen is how much of a key the dashboard shows to tell keys
 	// apart: "rk_" and 8 characters, 48 bits, too few to help a guesser.
 	APIKeyShownLen = len(APIKeyPrefix) + 8
+	// MaxKeyNameLen bounds a key's name, from the dashboard and the
+	// command line alike.
+	MaxKeyNameLen = 64
 )
 
 // NewAPIKey returns a new key, its display prefix and its HMAC-SHA256 under

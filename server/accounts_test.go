@@ -15,8 +15,9 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"roomhub"
+	"roomhub/account"
 	"roomhub/config"
-	"roomhub/server"
+	"roomhub/server/web"
 )
 
 const testPassword = "violet-harbour-lantern-42"
@@ -115,7 +116,7 @@ func (a *app) nextStep() { a.clk.Advance(30 * time.Second) }
 // browser, and enrols TOTP: the person ends signed in.
 func (a *app) signUp(org roomhub.Org, email string, role roomhub.Role) *admin {
 	a.t.Helper()
-	link, err := server.IssueInvitation(context.Background(), a.store, a.clk.Now(), time.Hour, a.srv.URL, org.ID, email, role, 0)
+	link, err := account.IssueInvitation(context.Background(), a.store, a.clk.Now(), time.Hour, a.srv.URL, org.ID, email, role, 0)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func (a *app) audited(org roomhub.Org, action string, ok bool) bool {
 func TestLoginRateLimit(t *testing.T) {
 	a := newApp(t)
 	u := a.visitor()
-	for i := 0; i < server.LimitLogin.Requests; i++ {
+	for i := 0; i < web.LimitLogin.Requests; i++ {
 		res, body := u.form("/login", url.Values{"email": {"nobody@example.com"}, "password": {"wrong-password-123"}})
 		if res.StatusCode == http.StatusTooManyRequests && strings.Contains(body, "Retry") {
 			t.Fatalf("request %d already rate limited", i+1)
@@ -328,11 +329,11 @@ func TestSessionFixationImpossible(t *testing.T) {
 	// victim's browser before the victim signs in.
 	planted := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	srvURL, _ := url.Parse(a.srv.URL)
-	ad.c.Jar.SetCookies(srvURL, []*http.Cookie{{Name: server.UserSessionCookie, Value: planted, Path: "/"}})
+	ad.c.Jar.SetCookies(srvURL, []*http.Cookie{{Name: web.UserSessionCookie, Value: planted, Path: "/"}})
 	ad.signIn()
 	var got string
 	for _, c := range ad.c.Jar.Cookies(srvURL) {
-		if c.Name == server.UserSessionCookie {
+		if c.Name == web.UserSessionCookie {
 			got = c.Value
 		}
 	}
@@ -341,7 +342,7 @@ func TestSessionFixationImpossible(t *testing.T) {
 	}
 	// The planted value grants nothing.
 	eve := a.visitor()
-	eve.c.Jar.SetCookies(srvURL, []*http.Cookie{{Name: server.UserSessionCookie, Value: planted, Path: "/"}})
+	eve.c.Jar.SetCookies(srvURL, []*http.Cookie{{Name: web.UserSessionCookie, Value: planted, Path: "/"}})
 	if res, _ := eve.page("/dashboard/acme/settings"); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the planted cookie reached the dashboard: %d", res.StatusCode)
 	}
@@ -486,7 +487,7 @@ func TestPasswordResetRateLimit(t *testing.T) {
 	a := newApp(t)
 	u := a.visitor()
 	forged := "/reset/" + strings.Repeat("B", 43)
-	for i := 0; i < server.LimitPasswordReset.Requests; i++ {
+	for i := 0; i < web.LimitPasswordReset.Requests; i++ {
 		res, body := u.form(forged, url.Values{"password": {testPassword}})
 		wantStatus(t, res, body, http.StatusNotFound)
 	}

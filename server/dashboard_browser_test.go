@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"roomhub/account"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"roomhub"
-	"roomhub/server"
 )
 
 // TestBrowserInvitationTOTPSignInAgain: a person opens an invitation link,
@@ -18,7 +18,7 @@ import (
 func TestBrowserInvitationTOTPSignInAgain(t *testing.T) {
 	a := newApp(t)
 	acme := a.org("acme")
-	link, err := server.IssueInvitation(context.Background(), a.store, a.clk.Now(), time.Hour, a.srv.URL, acme.ID, "ada@acme.example", roomhub.RoleOwner, 0)
+	link, err := account.IssueInvitation(context.Background(), a.store, a.clk.Now(), time.Hour, a.srv.URL, acme.ID, "ada@acme.example", roomhub.RoleOwner, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

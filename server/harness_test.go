@@ -12,12 +12,12 @@ import (
 	"net/url"
 	"regexp"
 	"roomhub/activity"
+	"roomhub/server/web"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"roomhub"
 	"roomhub/account"
 	"roomhub/agora"
@@ -32,6 +32,8 @@ import (
 	"roomhub/store/sqlstore/sqltest"
 	"roomhub/ui"
 	"roomhub/video"
+
+	"github.com/go-chi/chi/v5"
 )
 
 const (
@@ -154,7 +156,7 @@ func buildApp(t *testing.T, cfg config.Config, st *sqlstore.Store, bus hub.Bus, 
 	vctx, vstop := context.WithCancel(context.Background())
 	go vid.Run(vctx)
 	t.Cleanup(vstop)
-	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
+	s, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Moderation: st, Node: node, Tokens: tokens,
 		Box: box, Policy: account.NewPolicy(), SSO: a.sso, UI: pages, Clock: clk, Video: vid,
 		Log: slog.New(slog.NewJSONHandler(a.logs, nil))})
 	if err != nil {
@@ -233,7 +235,7 @@ func (u *user) followCSRF(res *http.Response, body []byte) {
 		return
 	}
 	for _, c := range res.Cookies() {
-		if c.Name == server.UserSessionCookie {
+		if c.Name == web.UserSessionCookie {
 			req, _ := http.NewRequest("GET", u.a.srv.URL+loc, nil)
 			req.Header.Set("Accept", "text/html")
 			if next, err := u.c.Do(req); err == nil {
@@ -312,4 +314,98 @@ func (a *app) audit() []roomhub.AuditEntry {
 		a.t.Fatal(err)
 	}
 	return rows
+}
+
+// trustLocalProxy lets a test send each request "from" an address of its
+// choosing (X-Forwarded-For), so that the per-address rate limits and locks
+// of one test do not run into each other.
+func trustLocalProxy(t *testing.T) func(*config.Config) {
+	return func(c *config.Config) { c.TrustedProxies = mustPrefix(t, "127.0.0.1/32") }
+}
+
+// postFrom posts a form from ip, with the CSRF token.
+func postFrom(u *user, ip, path string, v url.Values) (*http.Response, string) {
+	u.a.t.Helper()
+	if v == nil {
+		v = url.Values{}
+	}
+	v.Set("csrf_token", u.csrf)
+	return u.do("POST", path, strings.NewReader(v.Encode()), map[string]string{
+		"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html", "X-Forwarded-For": ip})
+}
+
+// signInFrom signs ad in from ip with the password and a fresh code.
+func (ad *admin) signInFrom(ip string) {
+	t := ad.a.t
+	t.Helper()
+	ad.refreshCSRF("/login")
+	res, body := postFrom(ad.user, ip, "/login", url.Values{"email": {ad.email}, "password": {ad.password}})
+	wantRedirect(t, res, body, "/login/2fa")
+	ad.a.nextStep()
+	res, body = postFrom(ad.user, ip, "/login/2fa", url.Values{"code": {ad.a.code(ad.secret)}})
+	wantRedirect(t, res, body, "/dashboard/")
+	ad.refreshCSRF("/dashboard/")
+}
+
+// sessionCookie is the dashboard session cookie u's browser holds.
+func (u *user) sessionCookie() string {
+	base, _ := url.Parse(u.a.srv.URL)
+	for _, c := range u.c.Jar.Cookies(base) {
+		if c.Name == web.UserSessionCookie {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setSessionCookie puts a session cookie (one an attacker kept) back.
+func (u *user) setSessionCookie(v string) {
+	base, _ := url.Parse(u.a.srv.URL)
+	u.c.Jar.SetCookies(base, []*http.Cookie{{Name: web.UserSessionCookie, Value: v, Path: "/"}})
+}
+
+func auditRows(t *testing.T, a *app, org roomhub.Org, suffix string) []roomhub.AuditEntry {
+	return auditRowsOf(t, a, org.ID, suffix)
+}
+
+// auditRowsOf returns the rows of organization id (auth.NoOrgAudit for
+// the rows of no organization) whose action ends in suffix.
+func auditRowsOf(t *testing.T, a *app, orgID int64, suffix string) []roomhub.AuditEntry {
+	t.Helper()
+	rows, err := a.store.QueryAudit(context.Background(), orgID, roomhub.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []roomhub.AuditEntry
+	for _, r := range rows {
+		if strings.HasSuffix(r.Action, suffix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// passwordHash is the stored hash of email's account.
+func passwordHash(t *testing.T, a *app, email string) string {
+	t.Helper()
+	u, err := a.store.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.PasswordHash
+}
+
+var (
+	reRequestID = regexp.MustCompile(`"request_id":"[^"]*"`)
+	reNonce     = regexp.MustCompile(`nonce="[0-9a-f]+"`)
+)
+
+// sameAnswer reports whether two responses are the same but for their
+// request id and CSP nonce, after each replacement old→new in repl.
+func sameAnswer(a, b string, repl ...string) bool {
+	norm := func(s string) string {
+		s = reRequestID.ReplaceAllString(s, `"request_id":""`)
+		return reNonce.ReplaceAllString(s, `nonce=""`)
+	}
+	return norm(a) == norm(strings.NewReplacer(repl...).Replace(b))
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"roomhub/server/web"
 	"testing"
 	"time"
 
@@ -16,7 +17,6 @@ import (
 	"github.com/coder/websocket"
 
 	"roomhub"
-	"roomhub/server"
 )
 
 // LiveUpdateWithin is how soon the live page must show a change.
@@ -29,7 +29,7 @@ func signedInTab(t *testing.T, a *app, ad *admin) context.Context {
 	u, _ := url.Parse(a.srv.URL)
 	var cookie *http.Cookie
 	for _, c := range ad.c.Jar.Cookies(u) {
-		if c.Name == server.UserSessionCookie {
+		if c.Name == web.UserSessionCookie {
 			cookie = c
 		}
 	}

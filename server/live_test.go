@@ -17,7 +17,8 @@ import (
 	"roomhub/account"
 	"roomhub/config"
 	"roomhub/hub"
-	"roomhub/server"
+	"roomhub/room"
+	serverlive "roomhub/server/live"
 )
 
 // signedIn creates a user with role in org, enrolled in two-factor
@@ -278,7 +279,7 @@ func TestLiveRoomsAndModeration(t *testing.T) {
 		t.Fatalf("history page: %.800s", page)
 	}
 	// The kick's ban ends.
-	a.clk.Advance(server.KickBan)
+	a.clk.Advance(room.KickBan)
 	if res2, m := bob.get("/get_token/?channel=standup"); res2.StatusCode != 200 {
 		t.Fatalf("Bob still kept out after the ban: %d %v", res2.StatusCode, m)
 	}
@@ -419,7 +420,7 @@ func TestLiveStreamEndsWithTheSession(t *testing.T) {
 			live := tc.who.stream("/dashboard/acme/live/events")
 			live.next(t, "the snapshot")
 			// Still valid: a check passes and the stream stays open.
-			a.clk.Advance(server.LiveSessionCheck)
+			a.clk.Advance(serverlive.LiveSessionCheck)
 			select {
 			case ev := <-live.events:
 				t.Fatalf("a valid session's stream sent %q", ev.name)
@@ -432,7 +433,7 @@ func TestLiveStreamEndsWithTheSession(t *testing.T) {
 			deadline := time.After(5 * time.Second)
 		wait:
 			for {
-				a.clk.Advance(server.LiveSessionCheck)
+				a.clk.Advance(serverlive.LiveSessionCheck)
 				select {
 				case ev, ok := <-live.events:
 					if !ok {

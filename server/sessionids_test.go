@@ -11,13 +11,13 @@ import (
 	"testing"
 
 	"roomhub"
-	"roomhub/server"
+	"roomhub/server/web"
 )
 
 func participantCookie(u *user) string {
 	base, _ := url.Parse(u.a.srv.URL)
 	for _, c := range u.c.Jar.Cookies(base) {
-		if c.Name == server.SessionCookie {
+		if c.Name == web.SessionCookie {
 			return c.Value
 		}
 	}
@@ -42,7 +42,7 @@ func TestClientChosenSessionIdsAreNotAdopted(t *testing.T) {
 			planted := base64.RawURLEncoding.EncodeToString(b)
 			jar, _ := cookiejar.New(nil)
 			victim := &user{a: a, c: &http.Client{Jar: jar}}
-			plant(victim, server.SessionCookie, planted)
+			plant(victim, web.SessionCookie, planted)
 			res, body := victim.do("GET", "/", nil, map[string]string{"Accept": "text/html"})
 			wantStatus(t, res, body, 200)
 			if got := participantCookie(victim); got == planted || got == "" {
@@ -53,7 +53,7 @@ func TestClientChosenSessionIdsAreNotAdopted(t *testing.T) {
 			// The attacker, holding the planted id and the token the
 			// lobby gives for it, cannot touch the victim's member.
 			attacker := &user{a: a, c: &http.Client{Jar: must(cookiejar.New(nil))}}
-			plant(attacker, server.SessionCookie, planted)
+			plant(attacker, web.SessionCookie, planted)
 			_, page := attacker.do("GET", "/", nil, map[string]string{"Accept": "text/html"})
 			attacker.csrf = csrfMeta.FindStringSubmatch(page)[1]
 			res, m := attacker.post("/delete_member/", map[string]any{"name": "Vic", "room_name": "standup", "UID": uid})
@@ -84,7 +84,7 @@ func TestDashboardCSRFBoundToDashboardSession(t *testing.T) {
 	owner := a.signedIn(acme, "ada@acme.example", roomhub.RoleOwner)
 	attacker := a.browser("")
 	planted, known := participantCookie(attacker), attacker.csrf
-	plant(owner.user, server.SessionCookie, planted)
+	plant(owner.user, web.SessionCookie, planted)
 	res, body := owner.do("POST", "/dashboard/acme/keys", strings.NewReader(url.Values{"name": {"exfil"}, "csrf_token": {known}}.Encode()),
 		map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": a.srv.URL})
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "CSRF") {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"roomhub"
+	"roomhub/account"
+	"roomhub/server/auth"
 	"roomhub/sso"
 	"roomhub/sso/ssotest"
 )
@@ -94,4 +96,73 @@ func TestSSO(t *testing.T) {
 		res, body := a.visitor().page("/auth/sso/oidc/callback?code=x&state=y")
 		wantStatus(t, res, body, http.StatusUnauthorized)
 	})
+}
+
+// Finding 6. TestSSOFailuresAudited: a refused SSO sign-in leaves a
+// login.sso.denied row in the organizations it concerns (the account's,
+// or the one that verified the email's domain), else in the rows of no
+// organization; never in an organization it does not concern. Nothing is
+// created and nobody is signed in.
+func TestSSOFailuresAudited(t *testing.T) {
+	idp := ssotest.New(t)
+	signOn, err := sso.New(context.Background(), sso.Config{PublicURL: "http://127.0.0.1",
+		OIDCIssuer: idp.Issuer(), OIDCClientID: idp.ClientID, OIDCClientSecret: idp.ClientSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAppWith(t, "sqlite", signOn)
+	ctx := context.Background()
+	acme, globex, initech := a.org("acme"), a.org("globex"), a.org("initech")
+	pw, _ := account.HashPassword(testPassword)
+	a.enrolled(acme, "ada@acme.example", roomhub.RoleOwner, pw)
+	// Globex verified its domain but does not let newcomers in.
+	if err := a.store.SaveOrgSettings(ctx, roomhub.OrgSettings{OrgID: globex.ID, SSODomain: "globex.example", SSODomainVerified: true}); err != nil {
+		t.Fatal(err)
+	}
+	orgs := map[string]int64{"acme": acme.ID, "globex": globex.ID, "initech": initech.ID, "none": auth.NoOrgAudit}
+	for _, tc := range []struct {
+		name   string
+		user   *ssotest.User // nil: no flow cookie
+		status int
+		in     string // where the row goes
+	}{
+		{"unverified email of an account", &ssotest.User{Subject: "s1", Email: "ada@acme.example", Name: "Eve", EmailVerified: false}, http.StatusForbidden, "acme"},
+		{"newcomer of a verified domain that does not provision", &ssotest.User{Subject: "s2", Email: "new@globex.example", Name: "New", EmailVerified: true}, http.StatusForbidden, "globex"},
+		{"email nobody claims", &ssotest.User{Subject: "s3", Email: "mallory@evil.example", Name: "Mallory", EmailVerified: true}, http.StatusForbidden, "none"},
+		{"callback without the flow", nil, http.StatusUnauthorized, "none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := map[string]int{}
+			for name, id := range orgs {
+				before[name] = len(auditRowsOf(t, a, id, "login.sso.denied"))
+			}
+			u := a.visitor()
+			var res *http.Response
+			var body string
+			if tc.user == nil {
+				res, body = u.page("/auth/sso/oidc/callback?code=x&state=y")
+			} else {
+				idp.SetUser(*tc.user)
+				res, body = ssoSignIn(t, a, u)
+			}
+			wantStatus(t, res, body, tc.status)
+			for name, id := range orgs {
+				want := before[name]
+				if name == tc.in {
+					want++
+				}
+				if got := len(auditRowsOf(t, a, id, "login.sso.denied")); got != want {
+					t.Errorf("%s: %d login.sso.denied rows, want %d", name, got, want)
+				}
+			}
+			if u.sessionCookie() != "" {
+				t.Fatal("a refused SSO sign-in left a session")
+			}
+			if tc.user != nil && tc.user.Email != "ada@acme.example" {
+				if _, err := a.store.UserByEmail(ctx, tc.user.Email); roomhub.ErrorCode(err) != roomhub.ENOTFOUND {
+					t.Fatal("a refused SSO sign-in made an account")
+				}
+			}
+		})
+	}
 }

@@ -13,8 +13,9 @@ import (
 	"roomhub"
 	"roomhub/config"
 	"roomhub/hub"
+	"roomhub/room"
 	"roomhub/secret"
-	"roomhub/server"
+	"roomhub/server/ncs"
 	"roomhub/video/agoratest"
 )
 
@@ -76,7 +77,7 @@ func TestKickReachesTheVideo(t *testing.T) {
 	kickFromDashboard(t, owner.user, "acme", "standup", bobUID)
 	waitFor(t, "Bob out of the Agora channel", func() bool { return !fake.In(ch, bobUID) })
 	rules := fake.Rules()
-	if len(rules) != 1 || rules[0].UID != bobUID || rules[0].Channel != ch || rules[0].TimeInSeconds != int(max(server.KickBan, a.cfg.AgoraTokenTTL)/time.Second) {
+	if len(rules) != 1 || rules[0].UID != bobUID || rules[0].Channel != ch || rules[0].TimeInSeconds != int(max(room.KickBan, a.cfg.AgoraTokenTTL)/time.Second) {
 		t.Fatalf("rules: %+v", rules)
 	}
 	if err := fake.Join(ch, bobUID); err != agoratest.ErrBanned {
@@ -207,7 +208,7 @@ func TestAgoraNotificationsFromTheAttackersSide(t *testing.T) {
 		staleBody, _ := json.Marshal(stale)
 		staleSig, _ := agoratest.Sign(testNCSSecret, staleBody)
 		junkSig, _ := agoratest.Sign(testNCSSecret, []byte(`{"hello":"world"}`))
-		big := make([]byte, server.DefaultMaxNoticeBytes+1)
+		big := make([]byte, ncs.DefaultMaxNoticeBytes+1)
 		for i := range big {
 			big[i] = ' '
 		}

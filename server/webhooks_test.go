@@ -19,7 +19,7 @@ import (
 
 	"roomhub"
 	"roomhub/config"
-	"roomhub/server"
+	"roomhub/server/web"
 	"roomhub/store/sqlstore/sqltest"
 	"roomhub/webhook"
 )
@@ -407,7 +407,7 @@ func webhookIsolationCases() map[string]isolationCase {
 
 // TestWebhookLimitDocumented: both documents state LimitWebhookOps.
 func TestWebhookLimitDocumented(t *testing.T) {
-	if server.LimitWebhookOps.Window != time.Hour {
+	if web.LimitWebhookOps.Window != time.Hour {
 		t.Fatal("the documents say per hour")
 	}
 	for _, doc := range []string{"../docs/api.md", "../docs/webhooks.md"} {
@@ -415,7 +415,7 @@ func TestWebhookLimitDocumented(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := fmt.Sprintf("%d per hour", server.LimitWebhookOps.Requests); !strings.Contains(strings.Join(strings.Fields(string(b)), " "), want) {
+		if want := fmt.Sprintf("%d per hour", web.LimitWebhookOps.Requests); !strings.Contains(strings.Join(strings.Fields(string(b)), " "), want) {
 			t.Errorf("%s does not say %q", doc, want)
 		}
 	}

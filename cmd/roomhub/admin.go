@@ -14,7 +14,6 @@ import (
 	"roomhub/account"
 	"roomhub/config"
 	"roomhub/secret"
-	"roomhub/server"
 	"roomhub/store/sqlstore"
 )
 
@@ -132,7 +131,7 @@ func adminRun(ctx context.Context, st *sqlstore.Store, cfg config.Config, cmd st
 		if !r.Valid() {
 			return roomhub.Invalid("role", "--role must be owner, admin or viewer.")
 		}
-		link, err := server.IssueInvitation(ctx, st, now, cfg.InviteTTL, cliBase(cfg), o.ID, e, r, 0)
+		link, err := account.IssueInvitation(ctx, st, now, cfg.InviteTTL, cliBase(cfg), o.ID, e, r, 0)
 		if err != nil {
 			return err
 		}
@@ -160,8 +159,8 @@ func adminRun(ctx context.Context, st *sqlstore.Store, cfg config.Config, cmd st
 		if err != nil {
 			return err
 		}
-		if a.name == "" || len([]rune(a.name)) > server.MaxKeyNameLen {
-			return roomhub.Invalid("name", "--name must be 1 to %d characters.", server.MaxKeyNameLen)
+		if a.name == "" || len([]rune(a.name)) > account.MaxKeyNameLen {
+			return roomhub.Invalid("name", "--name must be 1 to %d characters.", account.MaxKeyNameLen)
 		}
 		if cfg.APIKeySecret == "" && cfg.Debug {
 			if err := devKeys(&cfg); err != nil {

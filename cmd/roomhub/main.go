@@ -328,7 +328,7 @@ func serveWith(cfg config.Config, log *slog.Logger) error {
 	go vid.Run(ctx)
 	i, rm, fl, ac, un, ma, uc := vid.Counters()
 	obs.WatchVideo(metrics.VideoCounters{Intruders: i, Removed: rm, Failed: fl, Accepted: ac, Unsigned: un, Malformed: ma, Unconfigure: uc})
-	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Node: node, Tokens: tokens,
+	srv, err := server.New(ctx, server.Deps{Config: cfg, Store: st, Accounts: st, Rooms: st, History: st, Moderation: st, Node: node, Tokens: tokens,
 		Box: box, Policy: account.NewPolicy(), SSO: signOn, UI: pages, Log: log,
 		LimitCounter: counter, Ready: ready, Observer: obs, Video: vid})
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	roomsql "roomhub/sql"
+	"roomhub/store/sqlstore/migrations"
 )
 
 // Dialect is what differs between the databases a Store runs on. Queries and
@@ -16,7 +16,7 @@ import (
 // violations differ.
 type Dialect struct {
 	name string
-	// autoID replaces roomsql.AutoID in migrations.
+	// autoID replaces migrations.AutoID in migrations.
 	autoID string
 	// migrationLock runs first in every migration transaction so that nodes
 	// starting together apply each migration once; empty where beginning the
@@ -60,7 +60,7 @@ func (d Dialect) String() string { return d.name }
 
 // render returns migration SQL in this dialect.
 func (d Dialect) render(sql string) string {
-	return strings.ReplaceAll(sql, roomsql.AutoID, d.autoID)
+	return strings.ReplaceAll(sql, migrations.AutoID, d.autoID)
 }
 
 func sqliteCode(codes ...int) func(error) bool {

@@ -10,7 +10,10 @@ import (
 	"roomhub"
 )
 
-var _ roomhub.History = (*Store)(nil)
+var (
+	_ roomhub.History    = (*Store)(nil)
+	_ roomhub.Moderation = (*Store)(nil)
+)
 
 // Room history. A join and a leave each run in one transaction that first
 // locks the room's live session row (the no-op UPDATE), so that on
@@ -234,7 +237,7 @@ func (s *Store) PeaksOn(ctx context.Context, org int64, t time.Time) (map[string
 	return out, s.fail(rows.Err())
 }
 
-// RoomSettings implements roomhub.History; a room never configured has the
+// RoomSettings implements roomhub.Moderation; a room never configured has the
 // zero settings.
 func (s *Store) RoomSettings(ctx context.Context, org int64, room string) (roomhub.RoomSettings, error) {
 	var rs roomhub.RoomSettings
@@ -247,7 +250,7 @@ func (s *Store) RoomSettings(ctx context.Context, org int64, room string) (roomh
 	return rs, s.fail(err)
 }
 
-// SetRoomSettings implements roomhub.History; ENOTFOUND if the organization
+// SetRoomSettings implements roomhub.Moderation; ENOTFOUND if the organization
 // never had the room.
 func (s *Store) SetRoomSettings(ctx context.Context, org int64, room string, rs roomhub.RoomSettings) error {
 	if rs.MaxMembers < 0 || rs.MaxMembers > roomhub.MaxRoomMembersSetting {
@@ -305,7 +308,7 @@ func scanInvite(sc interface{ Scan(...any) error }) (roomhub.RoomInvite, error) 
 	return i, err
 }
 
-// CreateRoomInvite implements roomhub.History; ENOTFOUND if the
+// CreateRoomInvite implements roomhub.Moderation; ENOTFOUND if the
 // organization never had the room.
 func (s *Store) CreateRoomInvite(ctx context.Context, inv roomhub.RoomInvite, hash string) (roomhub.RoomInvite, error) {
 	inv.CreatedAt = fromMillis(s.nowMillis())
@@ -317,7 +320,7 @@ func (s *Store) CreateRoomInvite(ctx context.Context, inv roomhub.RoomInvite, ha
 	return inv, s.fail(err)
 }
 
-// UseRoomInvite implements roomhub.History: the use is taken by one
+// UseRoomInvite implements roomhub.Moderation: the use is taken by one
 // conditional UPDATE, so two people racing for the last use cannot both win.
 func (s *Store) UseRoomInvite(ctx context.Context, org int64, hash string, now time.Time) (roomhub.RoomInvite, error) {
 	i, err := scanInvite(s.db.QueryRowContext(ctx, qUseInvite, org, hash, millis(now)))
@@ -327,7 +330,7 @@ func (s *Store) UseRoomInvite(ctx context.Context, org int64, hash string, now t
 	return i, s.fail(err)
 }
 
-// ListRoomInvites implements roomhub.History: the newest 100 of a room.
+// ListRoomInvites implements roomhub.Moderation: the newest 100 of a room.
 func (s *Store) ListRoomInvites(ctx context.Context, org int64, room string) ([]roomhub.RoomInvite, error) {
 	rows, err := s.db.QueryContext(ctx, qListInvites, org, room)
 	if err != nil {
@@ -345,7 +348,7 @@ func (s *Store) ListRoomInvites(ctx context.Context, org int64, room string) ([]
 	return out, s.fail(rows.Err())
 }
 
-// RevokeRoomInvite implements roomhub.History; ENOTFOUND if org has no such
+// RevokeRoomInvite implements roomhub.Moderation; ENOTFOUND if org has no such
 // live invite.
 func (s *Store) RevokeRoomInvite(ctx context.Context, org, id int64) error {
 	n, err := affected(s.db.ExecContext(ctx, qRevokeInvite, org, id, s.nowMillis()))
@@ -365,13 +368,13 @@ const (
 	qBanned = `SELECT COUNT(*) FROM room_bans WHERE org_id = $1 AND room = $2 AND session_id = $3 AND until > $4`
 )
 
-// BanFromRoom implements roomhub.History.
+// BanFromRoom implements roomhub.Moderation.
 func (s *Store) BanFromRoom(ctx context.Context, org int64, room, sessionID string, until time.Time) error {
 	_, err := s.db.ExecContext(ctx, qBan, org, room, sessionID, millis(until))
 	return s.fail(err)
 }
 
-// BannedFromRoom implements roomhub.History.
+// BannedFromRoom implements roomhub.Moderation.
 func (s *Store) BannedFromRoom(ctx context.Context, org int64, room, sessionID string, now time.Time) (bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, qBanned, org, room, sessionID, millis(now)).Scan(&n)

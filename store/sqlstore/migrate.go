@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	roomsql "roomhub/sql"
+	"roomhub/store/sqlstore/migrations"
 )
 
 // createMigrationsTable runs inside every migration transaction, after the
@@ -20,7 +20,7 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // migrate applies the migrations not yet recorded in schema_migrations, in
 // order, each in its own transaction: a failing migration leaves the schema
 // at the previous version rather than half-changed.
-func migrate(ctx context.Context, db *sql.DB, d Dialect, ms []roomsql.Migration, now time.Time) error {
+func migrate(ctx context.Context, db *sql.DB, d Dialect, ms []migrations.Migration, now time.Time) error {
 	for _, m := range ms {
 		if err := applyMigration(ctx, db, d, m, now); err != nil {
 			return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
@@ -29,7 +29,7 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect, ms []roomsql.Migration,
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, d Dialect, m roomsql.Migration, now time.Time) error {
+func applyMigration(ctx context.Context, db *sql.DB, d Dialect, m migrations.Migration, now time.Time) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"roomhub"
-	roomsql "roomhub/sql"
+	"roomhub/store/sqlstore/migrations"
 	"roomhub/store/storetest"
 )
 
@@ -196,7 +196,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 func TestMigrationFailureRollsBack(t *testing.T) {
 	ctx := t.Context()
 	s := openSQLite(t, t.TempDir())
-	ms := append(roomsql.Migrations(), roomsql.Migration{
+	ms := append(migrations.Migrations(), migrations.Migration{
 		Version: 1000,
 		Name:    "broken",
 		SQL:     "CREATE TABLE half_done (id BIGINT);\nCREATE TABLE broken (;",
@@ -216,12 +216,12 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 
 func TestDialectRender(t *testing.T) {
 	for _, d := range []Dialect{SQLite(), Postgres()} {
-		for _, m := range roomsql.Migrations() {
+		for _, m := range migrations.Migrations() {
 			got := d.render(m.SQL)
-			if strings.Contains(got, roomsql.AutoID) {
-				t.Errorf("%s: migration %d keeps the %s placeholder", d, m.Version, roomsql.AutoID)
+			if strings.Contains(got, migrations.AutoID) {
+				t.Errorf("%s: migration %d keeps the %s placeholder", d, m.Version, migrations.AutoID)
 			}
-			if strings.Contains(m.SQL, roomsql.AutoID) && !strings.Contains(got, d.autoID) {
+			if strings.Contains(m.SQL, migrations.AutoID) && !strings.Contains(got, d.autoID) {
 				t.Errorf("%s: migration %d lacks %q", d, m.Version, d.autoID)
 			}
 		}
@@ -257,9 +257,9 @@ func TestObserveQueries(t *testing.T) {
 
 // lastVersion is the version of the newest embedded migration.
 func lastVersion() int {
-	ms := roomsql.Migrations()
+	ms := migrations.Migrations()
 	return ms[len(ms)-1].Version
 }
 
 // migrationCount is how many migrations are embedded.
-func migrationCount() int { return len(roomsql.Migrations()) }
+func migrationCount() int { return len(migrations.Migrations()) }

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"roomhub"
-	roomsql "roomhub/sql"
+	"roomhub/store/sqlstore/migrations"
 )
 
 // MaxAuditList caps ListAudit, so that one request cannot read the whole log.
@@ -50,7 +50,7 @@ func newStore(ctx context.Context, tdb *timedDB, d Dialect) (*Store, error) {
 	if err := db.PingContext(ctx); err != nil {
 		return nil, roomhub.Unavailable("database", fmt.Errorf("connect to %s: %w", d, err))
 	}
-	if err := migrate(ctx, db, d, roomsql.Migrations(), s.now()); err != nil {
+	if err := migrate(ctx, db, d, migrations.Migrations(), s.now()); err != nil {
 		return nil, roomhub.Unavailable("database", fmt.Errorf("migrate %s: %w", d, err))
 	}
 	return s, nil

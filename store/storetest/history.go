@@ -11,10 +11,11 @@ import (
 	"roomhub"
 )
 
-// HistoryStore is a store with room history.
+// HistoryStore is a store with room history and moderation.
 type HistoryStore interface {
 	roomhub.Store
 	roomhub.History
+	roomhub.Moderation
 	EndLiveSessions(ctx context.Context, at time.Time) (int64, error)
 }
 
