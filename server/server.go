@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 
 	"roomhub"
@@ -141,7 +142,9 @@ func (s *Server) Router() chi.Router { return s.router }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.Begin, s.CheckHost, s.RedirectHTTPS, s.Headers, s.CORS, s.LimitBody)
+	// HEAD answers as GET does, without the body (link checkers, uptime
+	// probes and some browsers ask for a page's headers first).
+	r.Use(s.Begin, s.CheckHost, s.RedirectHTTPS, s.Headers, s.CORS, s.LimitBody, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.Fail(w, r, roomhub.Errorf(roomhub.ENOTFOUND, "Page not found."))
 	})
