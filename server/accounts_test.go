@@ -480,6 +480,22 @@ func TestAuditLogFiltersAndCSV(t *testing.T) {
 	if !strings.HasPrefix(body, "id,time,actor_id") || !strings.Contains(body, "2fa.enrol") {
 		t.Fatalf("csv: %.400s", body)
 	}
+	// The filtered page's Export CSV link exports what the page shows.
+	res, body = ad.page("/dashboard/acme/audit?action=apikey&result=success")
+	wantStatus(t, res, body, 200)
+	m := regexp.MustCompile(`href="([^"]*/audit\.csv[^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no Export CSV link: %.800s", body)
+	}
+	link := html.UnescapeString(m[1])
+	if !strings.Contains(link, "action=apikey") || !strings.Contains(link, "result=success") {
+		t.Fatalf("Export CSV link %q lost the filters", link)
+	}
+	res, body = ad.page(link)
+	wantStatus(t, res, body, 200)
+	if !strings.Contains(body, "apikey.create") || strings.Contains(body, "2fa.enrol") {
+		t.Fatalf("filtered export: %.400s", body)
+	}
 }
 
 // TestPasswordResetRateLimit: the link forms take 5 posts an hour per IP.

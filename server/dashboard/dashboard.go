@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -577,8 +578,12 @@ func (s *Handler) revokeKey(w http.ResponseWriter, r *http.Request) error {
 type auditData struct {
 	Action, Actor, Result, Since, Until string
 	Entries                             []roomhub.AuditEntry
-	Query                               string // the filters, for the CSV link
-	Older                               string // query of the next page, "" at the end
+	// Query (the filters, for the CSV link) and Older (the next page, ""
+	// at the end) are query strings built by url.Values: typed as URLs so
+	// the template keeps their "=" and "&" (as strings it escaped them, and
+	// the export ignored the filters).
+	Query template.URL
+	Older template.URL
 }
 
 // auditFilter reads the audit filters from the query string.
@@ -625,7 +630,7 @@ func auditFilter(q url.Values) (roomhub.AuditFilter, auditData, error) {
 			v.Set(k, val)
 		}
 	}
-	d.Query = v.Encode()
+	d.Query = template.URL(v.Encode())
 	return f, d, nil
 }
 
@@ -642,9 +647,9 @@ func (s *Handler) auditPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	auditView(r, d.Entries)
 	if len(d.Entries) == AuditPageSize {
-		v, _ := url.ParseQuery(d.Query)
+		v, _ := url.ParseQuery(string(d.Query))
 		v.Set("before", strconv.FormatInt(d.Entries[len(d.Entries)-1].ID, 10))
-		d.Older = v.Encode()
+		d.Older = template.URL(v.Encode())
 	}
 	s.DashPage(w, r, http.StatusOK, ui.PageAudit, "audit", ui.Page{Data: d})
 	return nil

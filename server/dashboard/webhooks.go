@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,9 +34,9 @@ type webhooksData struct {
 	EventTypes []string
 	// NewSecret is the signing secret of the endpoint just added, shown once.
 	NewSecret, NewSecretURL string
-	Filter                  int64  // the log shows this endpoint only; 0 for all
-	Older                   string // query of the log's next page, "" at the end
-	Full                    bool   // no room for another endpoint
+	Filter                  int64        // the log shows this endpoint only; 0 for all
+	Older                   template.URL // query of the log's next page (url.Values), "" at the end
+	Full                    bool         // no room for another endpoint
 	Form                    webhookForm
 	MaxEndpoints            int
 	MaxURLLen               int
@@ -145,7 +146,7 @@ func (s *Handler) renderWebhooksAt(w http.ResponseWriter, r *http.Request, code 
 		if d.Filter > 0 {
 			v.Set("endpoint", strconv.FormatInt(d.Filter, 10))
 		}
-		d.Older = v.Encode()
+		d.Older = template.URL(v.Encode())
 	}
 	d.EventTypes = roomhub.WebhookEventTypes
 	d.Full = len(d.Endpoints) >= roomhub.MaxWebhookEndpoints
