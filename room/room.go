@@ -167,6 +167,16 @@ func (s *Service) Close(ctx context.Context, key hub.Key) (int, error) {
 		}
 	}
 	s.videoClosed(ctx, key, snap.Members)
+	// A closed meeting is over: the next one in this room starts unlocked
+	// (its member limit stays). Invite passes already given still admit.
+	if rs, err := s.moderation.RoomSettings(ctx, key.Org, key.Room); err != nil {
+		return n, err
+	} else if rs.Locked {
+		rs.Locked = false
+		if err := s.moderation.SetRoomSettings(ctx, key.Org, key.Room, rs); err != nil {
+			return n, err
+		}
+	}
 	return n, nil
 }
 

@@ -258,6 +258,14 @@ func TestCloseAndConfigure(t *testing.T) {
 	if old != (roomhub.RoomSettings{Locked: true}) || now != (roomhub.RoomSettings{Locked: true, MaxMembers: 3}) {
 		t.Errorf("Configure = %+v -> %+v; a change of the limit keeps the lock", old, now)
 	}
+	// Closing ends the meeting: the lock goes, the member limit stays.
+	g.join(t, key, 3, "c")
+	if _, err := g.rules.Close(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := g.rules.Settings(ctx, key); err != nil || rs != (roomhub.RoomSettings{MaxMembers: 3}) {
+		t.Errorf("after Close: %+v, %v; want unlocked with its limit of 3", rs, err)
+	}
 }
 
 // videoCalls records what the rules asked of a room's video channel; the
