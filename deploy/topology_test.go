@@ -768,9 +768,6 @@ func jsonOnly(t *testing.T, i int, log string) {
 // TestTopology runs the fault drills of docs/runbook.md against the
 // shipped topology and checks what people and Prometheus see.
 func TestTopology(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts nginx, Prometheus, Redis and three nodes")
-	}
 	began := time.Now()
 	tp := newTopology(t, 3)
 	t.Logf("topology up in %v", time.Since(began).Round(time.Millisecond))

@@ -28,9 +28,6 @@ func buildRoomhub(t *testing.T) string {
 // room keys return to where they started. `make soak` runs the same for
 // half an hour.
 func TestSoak(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the soak takes about a minute; make test runs it")
-	}
 	bin := buildRoomhub(t)
 	raiseFileLimit()
 	for _, tc := range []struct{ name, redis string }{
